@@ -1,0 +1,130 @@
+"""REST routes under /api/v1 (read-only until authentication arrives) and health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+
+from vallum import __version__
+from vallum.api.models import (
+    CheckpointList,
+    ControlList,
+    EventList,
+    EventOut,
+    Health,
+    InstanceOut,
+    Problem,
+    VerifyOut,
+)
+from vallum.api.problems import problem
+from vallum.context import Context
+from vallum.errors import NotInitializedError, UnavailableError
+from vallum.governance import audit as audit_service
+from vallum.governance.catalog import Framework
+from vallum.governance.service import evaluate
+from vallum.ledger.checkpoint import key_id_of
+from vallum.store.models import LedgerHead
+from vallum.store.schema import require_migrated
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Bad request"},
+    404: {"model": Problem, "description": "Not found"},
+    503: {"model": Problem, "description": "Unavailable"},
+}
+MAX_SEQ = 2**53 - 1
+
+
+def get_ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.vallum.ctx
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(get_ctx)]
+
+
+@router.get("/healthz", response_model=Health, tags=["health"])
+def healthz() -> Health:
+    """Liveness: the process answers."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses=ERRORS, tags=["health"])
+def readyz(ctx: Ctx) -> Any:
+    """Readiness: database migrated, ledger head present, Redis answering if configured."""
+    try:
+        require_migrated(ctx.engine)
+        with ctx.engine.connect() as conn:
+            if conn.execute(select(LedgerHead.id)).first() is None:
+                raise NotInitializedError("the ledger has no head row")
+        if ctx.settings.redis_url is not None:
+            from vallum.store.redis import ping
+
+            ping(ctx.settings.redis_url.get_secret_value())
+    except (NotInitializedError, UnavailableError) as exc:
+        return problem(503, exc.code, "Not ready", exc.detail)
+    return Health(status="ready")
+
+
+@router.get("/api/v1/instance", response_model=InstanceOut, tags=["ledger"])
+def instance(ctx: Ctx) -> InstanceOut:
+    """This instance's id and ledger public key (pin it to check proofs offline)."""
+    pk = ctx.ledger.public_key
+    return InstanceOut(
+        instance_id=ctx.instance_id, public_key=pk.hex(), key_id=key_id_of(pk), version=__version__
+    )
+
+
+@router.get("/api/v1/controls", response_model=ControlList, responses=ERRORS, tags=["controls"])
+def controls(ctx: Ctx, framework: Framework | None = None) -> ControlList:
+    """Status of every SEC-POL-012 control, with the ledger seqs behind it."""
+    return ControlList.model_validate({"controls": [s.to_dict() for s in evaluate(ctx, framework)]})
+
+
+@router.get("/api/v1/audit/events", response_model=EventList, responses=ERRORS, tags=["ledger"])
+def list_events(
+    ctx: Ctx,
+    since: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventList:
+    """Events after seq ``since``, oldest first."""
+    found = audit_service.events(ctx, since=since, limit=limit)
+    return EventList(
+        events=[EventOut.model_validate(e.to_dict()) for e in found],
+        next_since=found[-1].seq if len(found) == limit else None,
+    )
+
+
+@router.get(
+    "/api/v1/audit/events/{seq}", response_model=EventOut, responses=ERRORS, tags=["ledger"]
+)
+def get_event(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> EventOut:
+    """One event."""
+    return EventOut.model_validate(audit_service.event(ctx, seq).to_dict())
+
+
+@router.get("/api/v1/audit/verification", response_model=VerifyOut, tags=["ledger"])
+def verification(request: Request) -> VerifyOut:
+    """The latest full verification of the ledger (run in the background)."""
+    state = request.app.state.vallum
+    report = state.report or state.verify_now()
+    return VerifyOut.model_validate({**report.to_dict(), "checked_at": state.checked_at})
+
+
+@router.get(
+    "/api/v1/audit/proof/{seq}",
+    responses=ERRORS,
+    tags=["ledger"],
+    response_model=dict[str, Any],
+)
+def proof(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
+    """Inclusion proof of event ``seq`` in the latest signed checkpoint."""
+    return audit_service.inclusion_proof(ctx, seq)
+
+
+@router.get("/api/v1/audit/checkpoints", response_model=CheckpointList, tags=["ledger"])
+def checkpoints(ctx: Ctx) -> CheckpointList:
+    """Every signed checkpoint."""
+    return CheckpointList.model_validate({"checkpoints": audit_service.checkpoints(ctx)})

@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: settings from the root group, output formats, durations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vallum.config import VallumSettings, load_settings
+from vallum.context import Context, open_context
+from vallum.errors import UsageError
+from vallum.governance.catalog import parse_duration as catalog_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class State:
+    """What the root group parsed; settings are built once, on first use."""
+
+    def __init__(self, data_dir: Path | None, config: Path | None, debug: bool) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.debug = debug
+        self._settings: VallumSettings | None = None
+
+    def settings(self, **flags: Any) -> VallumSettings:
+        if self._settings is None or flags:
+            self._settings = load_settings(self.config, data_dir=self.data_dir, **flags)
+        return self._settings
+
+    def context(self, **flags: Any) -> Context:
+        return open_context(self.settings(**flags))
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def format_option(default: Format = Format.TABLE) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([f.value for f in Format]),
+        default=default.value,
+        show_default=True,
+        help="Output as a table for people or JSON for programs.",
+    )
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90d``, ``12h``, ``2w``... -> timedelta; UsageError otherwise."""
+    try:
+        return catalog_duration(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a duration like 90d, 12h or 2w") from None
