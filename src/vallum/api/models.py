@@ -72,6 +72,7 @@ class CheckpointOut(BaseModel):
     tree_size: int
     root_hash: str
     time: str
+    interval: int
     key_id: str
     signature: str
 

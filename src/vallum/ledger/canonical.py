@@ -10,10 +10,14 @@ range, bool, None, finite float, list, and dict with str keys.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
+
+_encode_basestring: Callable[[str], str] = json.encoder.encode_basestring
 
 MAX_DEPTH = 32
 _INT_LIMIT = 2**53 - 1
@@ -70,5 +74,10 @@ def canonical_json(value: Any) -> str:
 
 
 def json_string(text: str) -> str:
-    """A JSON string literal exactly as RFC 8785 writes it (text already checked)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A JSON string literal exactly as RFC 8785 writes it (text already checked).
+
+    ``encode_basestring`` is what ``json.dumps(ensure_ascii=False)`` uses for a
+    string, without building an encoder per call (four calls per event on the
+    verify path).
+    """
+    return _encode_basestring(text)

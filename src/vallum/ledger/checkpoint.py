@@ -1,7 +1,9 @@
 """Signed checkpoints: the instance's Ed25519 signature over a Merkle root.
 
 The signed message is ``b"vallum-checkpoint/v1\\n"`` followed by the RFC 8785
-JSON of ``{origin, root_hash, time, tree_size}``. Anyone with the public key can
+JSON of ``{interval, origin, root_hash, time, tree_size}``, where ``interval`` is
+the writer's checkpoint interval (so a verifier knows the largest gap that is
+legitimate, even after the setting changed). Anyone with the public key can
 check a checkpoint; nothing else is needed (see ``vallum.ledger.proofs``).
 """
 
@@ -32,11 +34,12 @@ class Checkpoint:
     tree_size: int
     root_hash: str
     time: str
+    interval: int
     key_id: str
     signature: str
 
     def message(self) -> bytes:
-        return signed_message(self.origin, self.tree_size, self.root_hash, self.time)
+        return signed_message(self.origin, self.tree_size, self.root_hash, self.time, self.interval)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,7 @@ class Checkpoint:
             "tree_size": self.tree_size,
             "root_hash": self.root_hash,
             "time": self.time,
+            "interval": self.interval,
             "key_id": self.key_id,
             "signature": self.signature,
         }
@@ -58,8 +62,14 @@ class Checkpoint:
         return self.key_id == key_id_of(public_key)
 
 
-def signed_message(origin: str, tree_size: int, root_hash: str, time: str) -> bytes:
-    body = {"origin": origin, "root_hash": root_hash, "time": time, "tree_size": tree_size}
+def signed_message(origin: str, tree_size: int, root_hash: str, time: str, interval: int) -> bytes:
+    body = {
+        "interval": interval,
+        "origin": origin,
+        "root_hash": root_hash,
+        "time": time,
+        "tree_size": tree_size,
+    }
     return DOMAIN + canonical_json(body).encode("utf-8")
 
 
@@ -72,13 +82,14 @@ class CheckpointSigner:
         self.public_key = private_key.public_key().public_bytes_raw()
         self.key_id = key_id_of(self.public_key)
 
-    def sign(self, tree_size: int, root_hash: str, time: str) -> Checkpoint:
-        sig = self._key.sign(signed_message(self.origin, tree_size, root_hash, time))
+    def sign(self, tree_size: int, root_hash: str, time: str, interval: int) -> Checkpoint:
+        sig = self._key.sign(signed_message(self.origin, tree_size, root_hash, time, interval))
         return Checkpoint(
             origin=self.origin,
             tree_size=tree_size,
             root_hash=root_hash,
             time=time,
+            interval=interval,
             key_id=self.key_id,
             signature=base64.b64encode(sig).decode("ascii"),
         )

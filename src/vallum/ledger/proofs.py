@@ -7,7 +7,8 @@ database, no settings). The documents:
 
     {"type": "vallum.inclusion/v1", "seq": 5, "entry": "<canonical entry>",
      "leaf_index": 4, "tree_size": 1000, "proof": ["<hex>", ...],
-     "checkpoint": {"origin", "tree_size", "root_hash", "time", "key_id", "signature"}}
+     "checkpoint": {"origin", "tree_size", "root_hash", "time", "interval", "key_id",
+                    "signature"}}
 
     {"type": "vallum.consistency/v1", "first": {checkpoint}, "second": {checkpoint},
      "proof": ["<hex>", ...]}
@@ -137,6 +138,7 @@ def _checkpoint(raw: Any) -> Checkpoint:
             tree_size=int(raw["tree_size"]),
             root_hash=str(raw["root_hash"]),
             time=str(raw["time"]),
+            interval=int(raw["interval"]),
             key_id=str(raw["key_id"]),
             signature=str(raw["signature"]),
         )

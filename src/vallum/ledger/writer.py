@@ -349,11 +349,12 @@ class Ledger:
         return receipts, events, checkpoints, _Head(size, prev, frontier, cp_size, cp_time)
 
     def _checkpoint_row(self, size: int, frontier: Frontier, stamp: str) -> dict[str, Any]:
-        cp = self._signer.sign(size, frontier.root().hex(), stamp)
+        cp = self._signer.sign(size, frontier.root().hex(), stamp, self.checkpoint_events)
         return {
             "tree_size": cp.tree_size,
             "root_hash": cp.root_hash,
             "time": cp.time,
+            "interval": cp.interval,
             "key_id": cp.key_id,
             "signature": cp.signature,
         }

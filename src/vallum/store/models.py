@@ -41,6 +41,7 @@ class LedgerCheckpoint(Base):
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root_hash: Mapped[str] = mapped_column(String(64))
     time: Mapped[str] = mapped_column(String(32))
+    interval: Mapped[int] = mapped_column(Integer)
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
 

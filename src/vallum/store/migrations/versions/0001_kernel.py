@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("root_hash", sa.String(64), nullable=False),
         sa.Column("time", sa.String(32), nullable=False),
+        sa.Column("interval", sa.Integer(), nullable=False),
         sa.Column("key_id", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(128), nullable=False),
     )
