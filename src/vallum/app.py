@@ -25,6 +25,7 @@ from vallum.console.pages import install as install_console
 from vallum.context import Context, open_context
 from vallum.errors import VallumError
 from vallum.governance import audit as audit_service
+from vallum.identity.principal import Principal
 from vallum.ledger.verify import VerifyReport
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,17 @@ class AppState:
                 self.verify_now()
             except VallumError as exc:
                 log.warning("background verification failed: %s", exc.detail)
+            except Exception:
+                # A database error (say, PostgreSQL restarting) must not end the loop:
+                # the thread would die and the badge would never be refreshed again.
+                log.exception("background verification crashed; retrying in %.0f s", VERIFY_EVERY)
             self.stop.wait(VERIFY_EVERY)
 
 
 def create_app(settings: VallumSettings, *, background_verify: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(open_context(settings))
+        state = AppState(open_context(settings, Principal.system()))
         app.state.vallum = state
         thread = None
         if background_verify:
@@ -77,6 +82,10 @@ def create_app(settings: VallumSettings, *, background_verify: bool = True) -> F
         description="AI security control plane: controls, ledger and evidence.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        # The interactive docs pages load JavaScript from a CDN; a security product
+        # does not, and these machines have no internet. The spec is /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     app.include_router(router)

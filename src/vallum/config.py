@@ -150,8 +150,30 @@ def _find_toml(explicit: Path | None) -> Path | None:
     return local if local.is_file() else None
 
 
+#: Environment variables with the VALLUM_ prefix that are not settings.
+RESERVED_ENV = frozenset({CONFIG_ENV})
+RESERVED_ENV_PREFIX = "VALLUM_TEST_"  # the test suite's own knobs
+
+
+def _check_environment() -> None:
+    """A mistyped VALLUM_* variable is an error, not silently ignored."""
+    known = {f"VALLUM_{name.upper()}" for name in VallumSettings.model_fields}
+    for key in os.environ:
+        upper = key.upper()
+        if (
+            upper.startswith("VALLUM_")
+            and upper not in known
+            and upper not in RESERVED_ENV
+            and not upper.startswith(RESERVED_ENV_PREFIX)
+        ):
+            raise ConfigError(
+                f"unknown setting {key} in the environment", hint="see docs/configuration.md"
+            )
+
+
 def load_settings(config_file: Path | None = None, **flags: Any) -> VallumSettings:
     """Build the settings once: flags given as keyword arguments (None = not given)."""
+    _check_environment()
     toml = _find_toml(config_file)
     if toml is not None:
         try:

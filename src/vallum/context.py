@@ -26,6 +26,7 @@ from vallum.identity.principal import Principal
 from vallum.identity.users import OneTimeCredentials, create_first_admin
 from vallum.ledger.checkpoint import CheckpointSigner, key_id_of
 from vallum.ledger.event import Outcome
+from vallum.ledger.witness import FILENAME as WITNESS_FILE
 from vallum.ledger.writer import Ledger, Receipt, initialise_head
 from vallum.store.blobs import BlobStore, LocalFolderBackend
 from vallum.store.engine import make_engine
@@ -125,6 +126,7 @@ def _build(
         checkpoint_seconds=settings.ledger_checkpoint_seconds,
         batch_size=settings.ledger_batch_size,
         queue_size=settings.ledger_queue_size,
+        witness=settings.data_dir / WITNESS_FILE,
     )
     blobs = BlobStore(engine, keyring, LocalFolderBackend(settings.data_dir / "blobs"))
     return Context(settings, engine, keyring, blobs, ledger, principal, inst.instance_id)

@@ -83,3 +83,9 @@ def test_env_bool_and_int_parsing_is_strict(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VALLUM_LEDGER_BATCH_SIZE", "12abc")
     with pytest.raises(ConfigError, match="ledger_batch_size"):
         load_settings()
+
+
+def test_mistyped_environment_setting_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALLUM_PROT", "9000")
+    with pytest.raises(ConfigError, match="VALLUM_PROT"):
+        load_settings()

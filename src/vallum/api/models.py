@@ -81,6 +81,19 @@ class CheckpointList(BaseModel):
     checkpoints: list[CheckpointOut]
 
 
+class InclusionProofOut(BaseModel):
+    """Proof that an event is in a signed checkpoint; checkable offline with the public key."""
+
+    type: str = Field(description="Always `vallum.inclusion/v1`.")
+    seq: int
+    entry: str = Field(description="The event's canonical entry, exactly as it was hashed.")
+    leaf_index: int
+    tree_size: int
+    proof: list[str] = Field(description="Merkle audit path: sibling hashes (hex), leaf first.")
+    checkpoint: CheckpointOut
+    public_key: str = Field(description="The instance's Ed25519 public key (hex).")
+
+
 class InstanceOut(BaseModel):
     instance_id: str
     public_key: str

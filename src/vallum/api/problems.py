@@ -1,21 +1,27 @@
-"""RFC 9457 problem+json for every error the API returns."""
+"""RFC 9457 problem+json for every error the API returns, and the OpenAPI that says so."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vallum.api.models import Problem
 from vallum.errors import VallumError
 
 log = logging.getLogger(__name__)
 MEDIA = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
 
 
-def problem(status: int, code: str, title: str, detail: str) -> JSONResponse:
+def problem(
+    status: int, code: str, title: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {
             "type": f"urn:vallum:error:{code}",
@@ -26,10 +32,48 @@ def problem(status: int, code: str, title: str, detail: str) -> JSONResponse:
         },
         status_code=status,
         media_type=MEDIA,
+        headers=headers,
     )
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document describe the errors the handlers below really send.
+
+    FastAPI documents error bodies as ``application/json`` and adds a 422
+    ``HTTPValidationError`` to every operation with parameters; this API answers
+    every error with ``application/problem+json`` and invalid input with 400.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = generate()
+        for path_item in doc.get("paths", {}).values():
+            for operation in path_item.values():
+                responses: dict[str, Any] = operation.get("responses", {})
+                if responses.pop("422", None) is not None and "400" not in responses:
+                    responses["400"] = {
+                        "description": "Bad request",
+                        "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}},
+                    }
+                for status, response in responses.items():
+                    content = response.get("content", {})
+                    if status[:1] in {"4", "5"} and "application/json" in content:
+                        content[MEDIA] = content.pop("application/json")
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(VallumError)
     async def _vallum(_req: Request, exc: VallumError) -> JSONResponse:
         title = type(exc).__name__
@@ -48,7 +92,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "usage.method"}.get(exc.status_code, "http")
-        return problem(exc.status_code, code, "HTTP error", str(exc.detail))
+        # Keep the handler's headers: a 405 must say what is Allowed (RFC 9110 15.5.6).
+        return problem(exc.status_code, code, "HTTP error", str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

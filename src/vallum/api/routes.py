@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from vallum import __version__
 from vallum.api.models import (
@@ -14,6 +15,7 @@ from vallum.api.models import (
     EventList,
     EventOut,
     Health,
+    InclusionProofOut,
     InstanceOut,
     Problem,
     VerifyOut,
@@ -56,9 +58,13 @@ def readyz(ctx: Ctx) -> Any:
     """Readiness: database migrated, ledger head present, Redis answering if configured."""
     try:
         require_migrated(ctx.engine)
-        with ctx.engine.connect() as conn:
-            if conn.execute(select(LedgerHead.id)).first() is None:
-                raise NotInitializedError("the ledger has no head row")
+        try:
+            with ctx.engine.connect() as conn:
+                head = conn.execute(select(LedgerHead.id)).first()
+        except SQLAlchemyError as exc:  # readiness answers 503, never 500
+            raise UnavailableError(f"the database did not answer ({type(exc).__name__})") from exc
+        if head is None:
+            raise NotInitializedError("the ledger has no head row")
         if ctx.settings.redis_url is not None:
             from vallum.store.redis import ping
 
@@ -115,13 +121,13 @@ def verification(request: Request) -> VerifyOut:
 
 @router.get(
     "/api/v1/audit/proof/{seq}",
+    response_model=InclusionProofOut,
     responses=ERRORS,
     tags=["ledger"],
-    response_model=dict[str, Any],
 )
-def proof(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> dict[str, Any]:
+def proof(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> InclusionProofOut:
     """Inclusion proof of event ``seq`` in the latest signed checkpoint."""
-    return audit_service.inclusion_proof(ctx, seq)
+    return InclusionProofOut.model_validate(audit_service.inclusion_proof(ctx, seq))
 
 
 @router.get("/api/v1/audit/checkpoints", response_model=CheckpointList, tags=["ledger"])

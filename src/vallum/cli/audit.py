@@ -15,6 +15,7 @@ from rich.table import Table
 from vallum.cli.options import Format, State, emit_json, format_option, pass_state
 from vallum.errors import ExitStatus, IntegrityError, UsageError
 from vallum.governance import audit as audit_service
+from vallum.ledger.checkpoint import key_id_of
 from vallum.ledger.event import Event
 from vallum.ledger.export import ExportFormat
 from vallum.ledger.proofs import check_consistency, check_inclusion
@@ -32,9 +33,14 @@ def audit() -> None:
     help="Pin the instance public key (hex) instead of trusting this installation's.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-record",
+    is_flag=True,
+    help="Do not record the verification in the ledger (read-only, e.g. on a snapshot).",
+)
 @format_option()
 @pass_state
-def verify(state: State, public_key: str | None, quiet: bool, fmt: str) -> int:
+def verify(state: State, public_key: str | None, quiet: bool, no_record: bool, fmt: str) -> int:
     """Check the hash chain, sequence and every signed checkpoint.
 
     Exit 0 when intact; exit 1 naming the first bad seq and what is wrong.
@@ -56,6 +62,7 @@ def verify(state: State, public_key: str | None, quiet: bool, fmt: str) -> int:
             report = audit_service.verify(
                 ctx,
                 public_key=pinned,
+                record=not no_record,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     finally:
@@ -113,10 +120,14 @@ def export(state: State, fmt: str, since: int, output: Path | None) -> int:
                 click.echo(line)
         else:
             tmp = output.with_name(output.name + ".partial")
-            with tmp.open("w", encoding="utf-8") as fh:
-                for line in lines:
-                    fh.write(line + "\n")
-            tmp.replace(output)
+            try:
+                with tmp.open("w", encoding="utf-8") as fh:
+                    for line in lines:
+                        fh.write(line + "\n")
+                tmp.replace(output)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
     finally:
         ctx.close()
     return 0
@@ -163,7 +174,7 @@ def check_proof(proof_file: TextIO, public_key: str) -> int:
         raise UsageError("the proof file is not a JSON object")
     key = _hex_key(public_key)
     try:
-        if doc.get("type", "").startswith("vallum.consistency"):
+        if str(doc.get("type", "")).startswith("vallum.consistency"):
             a, b = check_consistency(doc, key)
             click.echo(f"consistent: checkpoint {b} extends checkpoint {a}")
         else:
@@ -174,6 +185,28 @@ def check_proof(proof_file: TextIO, public_key: str) -> int:
     except IntegrityError as exc:
         click.echo(f"proof does NOT verify: {exc.detail}", err=True)
         return int(ExitStatus.VIOLATION)
+    return 0
+
+
+@audit.command()
+@format_option()
+@pass_state
+def instance(state: State, fmt: str) -> int:
+    """Show this instance's id and ledger public key (pin it to check proofs offline)."""
+    ctx = state.context()
+    try:
+        info = {
+            "instance_id": ctx.instance_id,
+            "public_key": ctx.ledger.public_key.hex(),
+            "key_id": key_id_of(ctx.ledger.public_key),
+        }
+    finally:
+        ctx.close()
+    if fmt == Format.JSON:
+        emit_json(info)
+    else:
+        for k, v in info.items():
+            click.echo(f"{k}: {v}")
     return 0
 
 

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vallum.cli.options import Format, State, emit_json, format_option, parse_duration, pass_state
+from vallum.errors import ExitStatus
 from vallum.governance.catalog import Framework
 from vallum.governance.service import Status, attest, evaluate
 
@@ -28,7 +29,10 @@ _STYLE = {
 @format_option()
 @click.pass_context
 def controls(click_ctx: click.Context, framework: str | None, fmt: str) -> int | None:
-    """Status per control: pass, fail, no evidence, attestation due."""
+    """Status per control: pass, fail, no evidence, attestation due.
+
+    Exits 1 when any control fails (its evidence shows it not operating).
+    """
     if click_ctx.invoked_subcommand is not None:
         return None
     ctx = click_ctx.find_object(State)
@@ -38,9 +42,10 @@ def controls(click_ctx: click.Context, framework: str | None, fmt: str) -> int |
         statuses = evaluate(context, Framework(framework) if framework else None)
     finally:
         context.close()
+    failing = any(s.status is Status.FAIL for s in statuses)
     if fmt == Format.JSON:
         emit_json({"controls": [s.to_dict() for s in statuses]})
-        return 0
+        return int(ExitStatus.VIOLATION if failing else ExitStatus.OK)
     table = Table(box=None)
     for col in ("id", "status", "kind", "title", "evidence seqs"):
         table.add_column(col)
@@ -55,7 +60,7 @@ def controls(click_ctx: click.Context, framework: str | None, fmt: str) -> int |
     Console().print(table)
     counts = {st: sum(1 for s in statuses if s.status is st) for st in Status}
     click.echo(", ".join(f"{n} {st}" for st, n in counts.items()), err=True)
-    return 0
+    return int(ExitStatus.VIOLATION if failing else ExitStatus.OK)
 
 
 @controls.command("attest")

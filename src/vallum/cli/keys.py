@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from vallum.cli.options import Format, State, emit_json, format_option, pass_state
 
@@ -38,6 +40,32 @@ def rotate(state: State, fmt: str) -> int:
         click.echo(
             f"new master key {result.new_master_key_id}; re-wrapped {result.rewrapped} data keys"
         )
+    return 0
+
+
+@keys.command("data-keys")
+@click.option("--all", "show_all", is_flag=True, help="Include destroyed keys.")
+@format_option()
+@pass_state
+def list_keys(state: State, show_all: bool, fmt: str) -> int:
+    """List data keys: id, purpose, master key, created, destroyed (never key material).
+
+    Use an id from here with `vallum keys shred`.
+    """
+    ctx = state.context()
+    try:
+        rows = ctx.keyring.describe(include_destroyed=show_all)
+    finally:
+        ctx.close()
+    if fmt == Format.JSON:
+        emit_json({"keys": [r.to_dict() for r in rows]})
+        return 0
+    table = Table(box=None)
+    for col in ("id", "purpose", "master key", "created", "destroyed"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.id, r.purpose, r.master_key_id or "-", r.created_at, r.destroyed_at or "-")
+    Console().print(table)
     return 0
 
 

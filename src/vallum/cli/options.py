@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,8 @@ class State:
     def settings(self, **flags: Any) -> VallumSettings:
         if self._settings is None or flags:
             self._settings = load_settings(self.config, data_dir=self.data_dir, **flags)
+            if not self.debug:
+                logging.getLogger().setLevel(self._settings.log_level.upper())
         return self._settings
 
     def context(self, **flags: Any) -> Context:

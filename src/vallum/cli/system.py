@@ -78,6 +78,9 @@ def up(state: State, host: str | None, port: int | None) -> int:
     open_context(settings).close()
     app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
-    click.echo(f"Vallum is starting: console {url}/  API {url}/api/v1  docs {url}/docs", err=True)
+    click.echo(
+        f"Vallum is starting: console {url}/  API {url}/api/v1  OpenAPI {url}/openapi.json",
+        err=True,
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -23,6 +23,7 @@ from vallum.governance.service import Status, evaluate
 
 _HERE = Path(str(resources.files("vallum.console")))
 PAGE_SIZE = 50
+MAX_SEQ = 2**53 - 1
 
 
 def install(app: FastAPI) -> None:
@@ -62,12 +63,18 @@ def install(app: FastAPI) -> None:
         )
 
     @app.get("/ledger", response_class=HTMLResponse, include_in_schema=False)
-    def ledger(request: Request, before: int | None = None) -> HTMLResponse:
+    def ledger(
+        request: Request, before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None
+    ) -> HTMLResponse:
+        """The PAGE_SIZE newest events with seq < ``before`` (default: the newest)."""
         ctx = request.app.state.vallum.ctx
         last = audit_service.last_seq(ctx)
-        top = min(before - 1, last) if before is not None and before > 0 else last
+        top = last if before is None else min(before - 1, last)
         start = max(0, top - PAGE_SIZE)
-        events = list(reversed(audit_service.events(ctx, since=start, limit=top - start)))
+        # events() returns at least one event whatever its limit, so an empty window
+        # (before=1) must not ask it at all.
+        window = audit_service.events(ctx, since=start, limit=top - start) if top > start else []
+        events = list(reversed(window))
         return render(
             request,
             "ledger.html",

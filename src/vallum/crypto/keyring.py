@@ -4,8 +4,9 @@ Each data key is a row in ``data_keys`` holding only its wrapped form. Encryptin
 a field gives ``b"\\x01" + key id (16 bytes) + nonce (12) + ciphertext+tag``; the
 caller's associated data binds the ciphertext to where it is stored. Rotating the
 master key re-wraps every data key and re-encrypts no data. Shredding a data key
-erases its wrapped form, so every copy of its data, backups included, becomes
-unrecoverable.
+erases its wrapped form, so every copy of its data becomes unrecoverable once no
+backup of the database still holds the wrapped key under a live master key:
+rotate the master key after shredding to close that window (docs/encryption.md).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from vallum.clock import now_text
 from vallum.crypto.providers import KEY_BYTES, NONCE_BYTES, KeyProvider
-from vallum.errors import IntegrityError, KeyDestroyedError, NotFoundError
+from vallum.errors import IntegrityError, KeyDestroyedError, NotFoundError, UsageError
 from vallum.store.models import DataKey, SealedValue
 
 FIELD_VERSION = b"\x01"
+#: Keys the installation cannot live without; ``shred`` refuses them.
+PROTECTED_PURPOSES = frozenset({"sealed:ledger.signing_key"})
 _HEADER = 1 + 16 + NONCE_BYTES
 
 
@@ -37,6 +40,26 @@ class Recorder(Protocol):
     def __call__(
         self, action: str, subject: str, *, outcome: str = "success", data: dict[str, object]
     ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DataKeyInfo:
+    """What may be shown about a data key: never the key itself."""
+
+    id: str
+    purpose: str
+    master_key_id: str | None
+    created_at: str
+    destroyed_at: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "id": self.id,
+            "purpose": self.purpose,
+            "master_key_id": self.master_key_id,
+            "created_at": self.created_at,
+            "destroyed_at": self.destroyed_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +88,22 @@ class Keyring:
         return uuid.uuid4().hex, secrets.token_bytes(KEY_BYTES)
 
     def store_data_key(self, key_id: str, key: bytes, purpose: str) -> None:
-        master_id, wrapped = self._provider.wrap(key, _aad_for_key(key_id))
         with self._engine.begin() as conn:
-            conn.execute(
-                insert(DataKey).values(
-                    id=key_id,
-                    purpose=purpose,
-                    wrapped=wrapped,
-                    master_key_id=master_id,
-                    created_at=now_text(),
-                    destroyed_at=None,
-                )
+            self.insert_data_key(conn, key_id, key, purpose)
+
+    def insert_data_key(self, conn: Connection, key_id: str, key: bytes, purpose: str) -> None:
+        """Wrap and insert a data key inside the caller's transaction."""
+        master_id, wrapped = self._provider.wrap(key, _aad_for_key(key_id))
+        conn.execute(
+            insert(DataKey).values(
+                id=key_id,
+                purpose=purpose,
+                wrapped=wrapped,
+                master_key_id=master_id,
+                created_at=now_text(),
+                destroyed_at=None,
             )
+        )
         with self._lock:
             self._cache[key_id] = key
 
@@ -110,9 +137,15 @@ class Keyring:
             row = conn.execute(select(DataKey).where(DataKey.id == key_id)).first()
             if row is None:
                 raise NotFoundError(f"data key {key_id} does not exist")
+            if row.purpose in PROTECTED_PURPOSES:
+                raise UsageError(
+                    f"data key {key_id} protects {row.purpose.split(':', 1)[1]}; "
+                    "destroying it would make this installation unusable"
+                )
+            # Shredding twice keeps the first destruction time.
             conn.execute(
                 update(DataKey)
-                .where(DataKey.id == key_id)
+                .where(DataKey.id == key_id, DataKey.wrapped.is_not(None))
                 .values(wrapped=None, master_key_id=None, destroyed_at=now_text())
             )
         with self._lock:
@@ -127,7 +160,6 @@ class Keyring:
     def rotate_master(self, record: Recorder | None = None) -> RotationResult:
         """New master key; re-wrap every live data key under it; retire the old ones."""
         new_id = self._provider.rotate()
-        old_ids: set[str] = set()
         count = 0
         with self._engine.begin() as conn:
             rows = conn.execute(
@@ -145,10 +177,18 @@ class Keyring:
                     .where(DataKey.id == key_id)
                     .values(wrapped=rewrapped, master_key_id=mid)
                 )
-                old_ids.add(master_id)
                 count += 1
         # Only after the database committed: a crash before here leaves both keys
-        # in the file, and running rotate again finishes the job.
+        # in the file, and running rotate again finishes the job. Retire every
+        # master key no live data key uses any more, not only those this run
+        # re-wrapped from, so keys left behind by an interrupted rotation go too.
+        with self._engine.connect() as conn:
+            in_use = set(
+                conn.execute(
+                    select(DataKey.master_key_id).where(DataKey.wrapped.is_not(None)).distinct()
+                ).scalars()
+            )
+        old_ids = {k for k in self._provider.key_ids() if k != new_id and k not in in_use}
         self._provider.retire(old_ids)
         result = RotationResult(new_id, count, tuple(sorted(old_ids)))
         if record is not None:
@@ -175,7 +215,14 @@ class Keyring:
         key_id = self.key_id_of(ciphertext)
         nonce = ciphertext[17:_HEADER]
         try:
-            return AESGCM(self.data_key(key_id)).decrypt(nonce, ciphertext[_HEADER:], aad)
+            key = self.data_key(key_id)
+        except NotFoundError:
+            # The id comes from the stored bytes: naming no key is corruption.
+            raise IntegrityError(
+                f"encrypted value names data key {key_id}, which does not exist"
+            ) from None
+        try:
+            return AESGCM(key).decrypt(nonce, ciphertext[_HEADER:], aad)
         except InvalidTag as exc:
             raise IntegrityError("encrypted value failed authentication (tampered?)") from exc
 
@@ -211,6 +258,19 @@ class Keyring:
         if ct is None:
             raise NotFoundError(f"no sealed value named {name!r}")
         return self.decrypt(ct, b"sealed:" + name.encode())
+
+    def describe(self, *, include_destroyed: bool = False) -> list[DataKeyInfo]:
+        stmt = select(
+            DataKey.id,
+            DataKey.purpose,
+            DataKey.master_key_id,
+            DataKey.created_at,
+            DataKey.destroyed_at,
+        ).order_by(DataKey.created_at, DataKey.id)
+        if not include_destroyed:
+            stmt = stmt.where(DataKey.wrapped.is_not(None))
+        with self._engine.connect() as conn:
+            return [DataKeyInfo(*row) for row in conn.execute(stmt)]
 
     def live_key_ids(self) -> Iterable[str]:
         with self._engine.connect() as conn:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vallum.config import KeyProviderKind, VallumSettings
 from vallum.errors import ConfigError, IntegrityError, UsageError
+from vallum.store.files import atomic_write
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -45,6 +45,10 @@ class KeyProvider(Protocol):
 
     def rotate(self) -> str:
         """Create a new active master key (old ones stay until retired); its id."""
+        ...
+
+    def key_ids(self) -> tuple[str, ...]:
+        """Every master key id the provider can currently unwrap with."""
         ...
 
     def retire(self, key_ids: typing.Iterable[str]) -> None:
@@ -69,12 +73,18 @@ def _key_id(key: bytes) -> str:
 
 
 class LocalFileKeyProvider:
-    """Master keys in a JSON file created 0600; refuses a file others can read."""
+    """Master keys in a JSON file created 0600; refuses a file others can read.
+
+    The file is re-read whenever it changed on disk (another process, such as
+    ``vallum keys rotate`` beside a running server, may have rotated it), so a
+    long-lived process never wraps data keys with a master key that was retired.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._keys: dict[str, bytes] = {}
         self._active = ""
+        self._signature: tuple[int, int, int, int] | None = None
         self._load()
 
     @classmethod
@@ -93,13 +103,20 @@ class LocalFileKeyProvider:
             os.fsync(fh.fileno())
         return cls(path)
 
-    def _load(self) -> None:
+    def _stat(self) -> os.stat_result:
         try:
-            st = self.path.stat()
+            return self.path.stat()
         except FileNotFoundError:
             raise ConfigError(
                 f"master key file {self.path} is missing", hint="run `vallum init`"
             ) from None
+
+    @staticmethod
+    def _signature_of(st: os.stat_result) -> tuple[int, int, int, int]:
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _load(self) -> None:
+        st = self._stat()
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
                 f"master key file {self.path} is readable by others "
@@ -115,6 +132,12 @@ class LocalFileKeyProvider:
         if active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
             raise ConfigError(f"master key file {self.path} is corrupt")
         self._keys, self._active = keys, active
+        self._signature = self._signature_of(st)
+
+    def _refresh(self) -> None:
+        """Re-read the file if it changed since it was loaded (atomic replace = new inode)."""
+        if self._signature_of(self._stat()) != self._signature:
+            self._load()
 
     def _save(self) -> None:
         doc = {
@@ -122,29 +145,33 @@ class LocalFileKeyProvider:
             "active": self._active,
             "keys": {k: _b64(v) for k, v in self._keys.items()},
         }
-        tmp = self.path.with_suffix(".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
+        # Durable, including the directory entry: without that, power loss after a
+        # rotation could bring back a key file without the new key while the
+        # database already holds data keys wrapped by it.
+        atomic_write(self.path, json.dumps(doc).encode("utf-8"))
+        self._signature = self._signature_of(self._stat())
 
     def active_key_id(self) -> str:
+        self._refresh()
         return self._active
 
+    def key_ids(self) -> tuple[str, ...]:
+        self._refresh()
+        return tuple(self._keys)
+
     def wrap(self, dek: bytes, aad: bytes) -> tuple[str, bytes]:
+        self._refresh()
         return self._active, _wrap(self._keys[self._active], dek, aad)
 
     def unwrap(self, key_id: str, wrapped: bytes, aad: bytes) -> bytes:
+        self._refresh()
         master = self._keys.get(key_id)
         if master is None:
             raise IntegrityError(f"master key {key_id} is not in {self.path}")
         return _unwrap(master, wrapped, aad)
 
     def rotate(self) -> str:
+        self._refresh()
         key = secrets.token_bytes(KEY_BYTES)
         self._keys[_key_id(key)] = key
         self._active = _key_id(key)
@@ -152,6 +179,7 @@ class LocalFileKeyProvider:
         return self._active
 
     def retire(self, key_ids: typing.Iterable[str]) -> None:
+        self._refresh()
         for key_id in key_ids:
             if key_id != self._active:
                 self._keys.pop(key_id, None)
@@ -173,6 +201,9 @@ class EnvKeyProvider:
 
     def active_key_id(self) -> str:
         return self._id
+
+    def key_ids(self) -> tuple[str, ...]:
+        return (self._id,)
 
     def wrap(self, dek: bytes, aad: bytes) -> tuple[str, bytes]:
         return self._id, _wrap(self._key, dek, aad)

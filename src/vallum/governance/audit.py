@@ -17,6 +17,8 @@ from vallum.ledger.event import Event
 from vallum.ledger.export import ExportFormat, formatter_for
 from vallum.ledger.proofs import build_consistency, build_inclusion
 from vallum.ledger.verify import VerifyReport, load_checkpoints, verify_ledger
+from vallum.ledger.witness import FILENAME as WITNESS_FILE
+from vallum.ledger.witness import read_witness
 from vallum.store.models import LedgerEvent
 
 PAGE = 10_000
@@ -36,6 +38,8 @@ def verify(
         ctx.ledger.origin,
         checkpoint_events=ctx.settings.ledger_checkpoint_events,
         progress=progress,
+        witness=read_witness(ctx.settings.data_dir / WITNESS_FILE),
+        require_witness=True,
     )
     if record:
         first = report.first

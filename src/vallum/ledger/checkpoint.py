@@ -52,6 +52,24 @@ class Checkpoint:
             "signature": self.signature,
         }
 
+    @classmethod
+    def from_dict(cls, raw: object) -> Checkpoint:
+        """Parse ``to_dict`` output; ValueError on anything malformed."""
+        if not isinstance(raw, dict):
+            raise ValueError("a checkpoint must be a JSON object")
+        try:
+            return cls(
+                origin=str(raw["origin"]),
+                tree_size=int(raw["tree_size"]),
+                root_hash=str(raw["root_hash"]),
+                time=str(raw["time"]),
+                interval=int(raw["interval"]),
+                key_id=str(raw["key_id"]),
+                signature=str(raw["signature"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed checkpoint ({exc})") from None
+
     def verify(self, public_key: bytes) -> bool:
         """True only if the signature is the given key's over this checkpoint."""
         try:

@@ -57,7 +57,7 @@ class Record:
             text = canonical_json(dict(self.data))
         except (ValueError, CanonicalError, UnicodeEncodeError) as exc:
             raise UsageError(f"ledger event data is not canonical JSON: {exc}") from exc
-        if len(text) > MAX_DATA_BYTES:
+        if len(text.encode("utf-8")) > MAX_DATA_BYTES:
             raise UsageError("ledger event data is larger than 64 KiB; store it as a blob")
         return text
 

@@ -413,7 +413,7 @@ def _ocsf_class(event: _Event) -> tuple[_OcsfClass, _Activity, dict[str, Any]]:
 
 
 def _ocsf_actor(principal: str) -> dict[str, Any]:
-    if principal == "system":
+    if principal == "system" or principal.startswith("system:"):
         return {"app_name": _PRODUCT}
     return {"user": _ocsf_user(principal)}
 

@@ -130,21 +130,10 @@ def build_consistency(engine: Engine, origin: str, first: int, second: int) -> d
 
 
 def _checkpoint(raw: Any) -> Checkpoint:
-    if not isinstance(raw, Mapping):
-        raise IntegrityError("proof has no checkpoint object")
     try:
-        cp = Checkpoint(
-            origin=str(raw["origin"]),
-            tree_size=int(raw["tree_size"]),
-            root_hash=str(raw["root_hash"]),
-            time=str(raw["time"]),
-            interval=int(raw["interval"]),
-            key_id=str(raw["key_id"]),
-            signature=str(raw["signature"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise IntegrityError("proof checkpoint is malformed") from None
-    return cp
+        return Checkpoint.from_dict(dict(raw) if isinstance(raw, Mapping) else raw)
+    except ValueError:
+        raise IntegrityError("proof checkpoint is missing or malformed") from None
 
 
 def _hashes(raw: Any) -> list[bytes]:

@@ -65,6 +65,31 @@ class VerifyReport:
         }
 
 
+def _check_witness(
+    witness: Checkpoint, public_key: bytes, by_size: dict[int, Checkpoint], count: int
+) -> list[Problem]:
+    if witness.tree_size < 1 or not witness.verify(public_key):
+        return [Problem(1, "the witness file is unreadable or not signed by this instance")]
+    stored = by_size.get(witness.tree_size)
+    if witness.tree_size > count:
+        return [
+            Problem(
+                count + 1,
+                f"the witness file holds a checkpoint of {witness.tree_size} events but only "
+                f"{count} exist: the ledger was truncated",
+            )
+        ]
+    if stored is None or stored.root_hash != witness.root_hash:
+        return [
+            Problem(
+                witness.tree_size,
+                f"the checkpoint at {witness.tree_size} in the witness file is missing from "
+                "the database or differs: checkpoints were deleted or history rewritten",
+            )
+        ]
+    return []
+
+
 def load_checkpoints(engine: Engine, origin: str) -> list[Checkpoint]:
     with engine.connect() as conn:
         rows = conn.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size)).all()
@@ -81,6 +106,8 @@ def verify_ledger(
     *,
     checkpoint_events: int,
     progress: Callable[[int, int], None] | None = None,
+    witness: Checkpoint | None = None,
+    require_witness: bool = False,
 ) -> VerifyReport:
     """Check everything; ``progress(done, total)`` is called every page."""
     problems: list[Problem] = []
@@ -186,6 +213,10 @@ def verify_ledger(
             )
             break
         lo = hi
+    if witness is not None:
+        problems.extend(_check_witness(witness, public_key, by_size, count))
+    elif require_witness and checkpoints:
+        problems.append(Problem(1, "the witness file is missing although signed checkpoints exist"))
     problems.sort(key=lambda p: p.seq)
     signed_up_to = max((s for s in by_size if s <= verified_up_to), default=0)
     return VerifyReport(

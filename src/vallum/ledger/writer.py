@@ -29,6 +29,7 @@ import threading
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -42,9 +43,10 @@ from vallum.errors import (
     UsageError,
     VallumError,
 )
-from vallum.ledger.checkpoint import CheckpointSigner
+from vallum.ledger.checkpoint import Checkpoint, CheckpointSigner
 from vallum.ledger.event import GENESIS, Outcome, Record, entry_text
 from vallum.ledger.merkle import Frontier
+from vallum.ledger.witness import read_witness, write_witness
 from vallum.store.engine import SQLITE_BEGIN
 from vallum.store.models import LedgerCheckpoint, LedgerEvent, LedgerHead
 
@@ -100,8 +102,10 @@ class Ledger:
         checkpoint_seconds: float = 60.0,
         batch_size: int = 2000,
         queue_size: int = 100_000,
+        witness: Path | None = None,
     ) -> None:
         self._engine = engine
+        self._witness = witness
         self._signer = signer
         self.checkpoint_events = checkpoint_events
         self.checkpoint_seconds = checkpoint_seconds
@@ -111,6 +115,7 @@ class Ledger:
         self._start_lock = threading.Lock()
         self._closed = False
         self._cache: _Head | None = None
+        self._appended = False  # only a ledger that wrote signs on close
         self._pg = engine.dialect.name == "postgresql"
 
     @property
@@ -179,6 +184,8 @@ class Ledger:
         if thread is not None:
             self._queue.put(None)
             thread.join()
+        if not self._appended:
+            return  # read-only use (verify --no-record, listings) signs nothing
         try:
             self.checkpoint_now()
         except VallumError as exc:
@@ -298,6 +305,9 @@ class Ledger:
                             )
                         )
             self._cache = new_head
+            self._appended = self._appended or bool(events)
+            if checkpoints and self._witness is not None:
+                self._write_witness(checkpoints[-1])
             return receipts
         except SQLAlchemyError as exc:
             raise UnavailableError(
@@ -347,6 +357,34 @@ class Ledger:
             checkpoints.append(self._checkpoint_row(size, frontier, stamp))
             cp_size, cp_time = size, _time.time()
         return receipts, events, checkpoints, _Head(size, prev, frontier, cp_size, cp_time)
+
+    def _write_witness(self, row: dict[str, Any]) -> None:
+        assert self._witness is not None  # noqa: S101 - checked by the caller
+        current = read_witness(self._witness)
+        if current is not None and current.tree_size < row["tree_size"]:
+            # Advance only over a history that still contains the checkpoint on
+            # file: otherwise the database was rewritten or truncated, and moving
+            # the witness forward would bless it. It stays put, so verify keeps
+            # reporting the problem.
+            with self._engine.connect() as conn:
+                stored = conn.execute(
+                    select(LedgerCheckpoint.root_hash).where(
+                        LedgerCheckpoint.tree_size == current.tree_size
+                    )
+                ).scalar()
+            if stored != current.root_hash:
+                log.error(
+                    "ledger witness not advanced: the checkpoint at %d it holds is missing "
+                    "from the database or differs; run `vallum audit verify`",
+                    current.tree_size,
+                )
+                return
+        try:
+            write_witness(self._witness, Checkpoint(origin=self._signer.origin, **row))
+        except OSError as exc:
+            # The events and checkpoint are committed; a stale witness only weakens
+            # one check, so report it rather than fail the appends that succeeded.
+            log.error("could not update the ledger witness file: %s", exc.strerror)
 
     def _checkpoint_row(self, size: int, frontier: Frontier, stamp: str) -> dict[str, Any]:
         cp = self._signer.sign(size, frontier.root().hex(), stamp, self.checkpoint_events)

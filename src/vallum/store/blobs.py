@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import os
 import struct
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,11 +27,14 @@ from typing import BinaryIO, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from vallum.clock import now_text
 from vallum.crypto.keyring import Keyring, Recorder
 from vallum.errors import IntegrityError, NotFoundError, UsageError
-from vallum.store.models import Blob
+from vallum.store.engine import SQLITE_BEGIN
+from vallum.store.files import atomic_write
+from vallum.store.models import Blob, DataKey
 
 MAGIC = b"VLB1"
 CHUNK = 1 << 20
@@ -64,18 +66,7 @@ class LocalFolderBackend:
     def write_atomic(self, address: str, chunks: Iterator[bytes]) -> None:
         final = self._path(address)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(final, chunks)
 
     def open(self, address: str) -> BinaryIO:
         try:
@@ -96,6 +87,26 @@ class BlobRef:
     address: str
     size: int
     created: bool
+
+
+def _read_full(src: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, short only at end of stream.
+
+    A raw stream (pipe, socket, unbuffered file, network body) may return fewer
+    bytes than asked before its end; chunk boundaries must not depend on that.
+    """
+    buf = src.read(size)
+    if len(buf) == size or not buf:
+        return buf
+    parts = [buf]
+    have = len(buf)
+    while have < size:
+        more = src.read(size - have)
+        if not more:
+            break
+        parts.append(more)
+        have += len(more)
+    return b"".join(parts)
 
 
 def _nonce(prefix: bytes, counter: int) -> bytes:
@@ -139,9 +150,9 @@ class BlobStore:
             nonlocal size
             yield MAGIC + uuid.UUID(hex=key_id).bytes + prefix
             counter = 0
-            cur = src.read(CHUNK)
+            cur = _read_full(src, CHUNK)
             while True:
-                nxt = src.read(CHUNK) if len(cur) == CHUNK else b""
+                nxt = _read_full(src, CHUNK) if len(cur) == CHUNK else b""
                 last = not nxt
                 sha.update(cur)
                 size += len(cur)
@@ -153,30 +164,69 @@ class BlobStore:
 
         self._backend.write_atomic(staging, chunks())
         address = sha.hexdigest()
-        with self._engine.connect() as conn:
-            exists = conn.execute(select(Blob.address).where(Blob.address == address)).first()
-        if exists is not None and self._backend.exists(address):
+        try:
+            created = self._claim(address, staging, key_id, key, size)
+        except BaseException:
             self._backend.delete(staging)
+            raise
+        if not created:
             return BlobRef(address, size, created=False)
-        # Move the staged ciphertext under its address, then record key and row.
-        self._rename(staging, address)
-        self._keyring.store_data_key(key_id, key, f"blob:{address}")
-        with self._engine.begin() as conn:
-            if exists is None:
-                conn.execute(
-                    insert(Blob).values(
-                        address=address, size=size, data_key_id=key_id, created_at=now_text()
-                    )
-                )
-            else:
-                conn.execute(
-                    update(Blob)
-                    .where(Blob.address == address)
-                    .values(data_key_id=key_id, size=size)
-                )
         if record is not None:
             record("blobs.stored", f"blob:{address}", data={"size": size})
         return BlobRef(address, size, created=True)
+
+    def _claim(self, address: str, staging: str, key_id: str, key: bytes, size: int) -> bool:
+        """Record the blob and move its ciphertext into place, or find it already there.
+
+        Runs under the database write lock (BEGIN IMMEDIATE on SQLite, a row lock
+        or a unique-key conflict on PostgreSQL), so two writers of the same content
+        cannot leave a file sealed with one key under a row naming the other.
+        Returns False when an identical, readable blob already existed.
+        """
+        for attempt in range(3):
+            try:
+                with self._engine.connect() as raw:
+                    conn = raw.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+                    with conn.begin():
+                        stmt = (
+                            select(Blob.address, DataKey.wrapped.is_not(None).label("live"))
+                            .join(DataKey, DataKey.id == Blob.data_key_id)
+                            .where(Blob.address == address)
+                        )
+                        if self._engine.dialect.name == "postgresql":
+                            stmt = stmt.with_for_update(of=Blob)
+                        existing = conn.execute(stmt).first()
+                        # Deduplicate only onto a readable blob: one whose key was
+                        # shredded (its file may outlive the key after a crash) is
+                        # stored afresh.
+                        if existing is not None and existing.live and self._backend.exists(address):
+                            self._backend.delete(staging)
+                            return False
+                        self._keyring.insert_data_key(conn, key_id, key, f"blob:{address}")
+                        if existing is None:
+                            conn.execute(
+                                insert(Blob).values(
+                                    address=address,
+                                    size=size,
+                                    data_key_id=key_id,
+                                    created_at=now_text(),
+                                )
+                            )
+                        else:
+                            conn.execute(
+                                update(Blob)
+                                .where(Blob.address == address)
+                                .values(data_key_id=key_id, size=size)
+                            )
+                        # Still inside the transaction: if the commit fails, the row
+                        # keeps naming the old key and the next put stores afresh.
+                        self._rename(staging, address)
+                return True
+            except SAIntegrityError:
+                if attempt == 2:
+                    raise
+                continue  # another writer inserted the same address first: look again
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _rename(self, staging: str, address: str) -> None:
         if isinstance(self._backend, LocalFolderBackend):
@@ -202,16 +252,16 @@ class BlobStore:
         aead = AESGCM(key)
         sha = hashlib.sha256()
         with self._backend.open(address) as fh:
-            header = fh.read(_HEADER)
+            header = _read_full(fh, _HEADER)
             if len(header) != _HEADER or header[:4] != MAGIC:
                 raise IntegrityError(f"blob {address} has a bad header")
             if uuid.UUID(bytes=header[4:20]).hex != row.data_key_id:
                 raise IntegrityError(f"blob {address} is sealed with the wrong key")
             prefix = header[20:28]
             counter = 0
-            cur = fh.read(CHUNK + TAG)
+            cur = _read_full(fh, CHUNK + TAG)
             while True:
-                nxt = fh.read(CHUNK + TAG) if len(cur) == CHUNK + TAG else b""
+                nxt = _read_full(fh, CHUNK + TAG) if len(cur) == CHUNK + TAG else b""
                 last = not nxt
                 try:
                     plain = aead.decrypt(_nonce(prefix, counter), cur, _aad(counter, last))

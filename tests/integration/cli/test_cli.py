@@ -322,3 +322,79 @@ def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["created_instance"] is True
+
+
+def test_keys_list_and_shred_refuses_the_signing_key(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "keys", "data-keys", "--format", "json")
+    assert code == 0
+    keys = json.loads(out)["keys"]
+    signing = next(k for k in keys if k["purpose"] == "sealed:ledger.signing_key")
+    assert set(signing) == {"id", "purpose", "master_key_id", "created_at", "destroyed_at"}
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        str(data_dir),
+        "keys",
+        "shred",
+        signing["id"],
+        "--reason",
+        "t",
+        "--yes",
+    )
+    assert code == 2
+    assert "unusable" in err
+    code, _, _ = run(capsys, "--data-dir", str(data_dir), "audit", "verify")
+    assert code == 0
+
+
+def test_check_proof_rejects_odd_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for doc in ('{"type": 5}', "[]", "{", '{"type": "vallum.consistency/v1"}'):
+        path = tmp_path / "p.json"
+        path.write_text(doc)
+        code, _, err = run(capsys, "audit", "check-proof", str(path), "--public-key", "11" * 32)
+        assert code in (1, 2), (doc, err)
+        assert "internal error" not in err
+
+
+def test_controls_exit_1_when_a_control_fails(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vallum.context import open_context
+    from vallum.governance.catalog import Evaluator
+
+    control = next(
+        c
+        for c in load_catalog()
+        if c.evidence is not None and c.evidence.evaluator is Evaluator.LATEST_OUTCOME
+    )
+    assert control.evidence is not None
+    ctx = open_context(load_settings(data_dir=data_dir))
+    try:
+        ctx.record(control.evidence.actions[0], "x:1", outcome="failure")
+    finally:
+        ctx.close()
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "controls", "--format", "json")
+    assert code == 1
+    status = {c["id"]: c["status"] for c in json.loads(out)["controls"]}
+    assert status[control.id] == "fail"
+
+
+def test_verify_no_record_leaves_the_ledger_alone(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = run(capsys, "--data-dir", str(data_dir), "audit", "tail", "--format", "json")[1]
+    code, _, _ = run(capsys, "--data-dir", str(data_dir), "audit", "verify", "--no-record")
+    assert code == 0
+    after = run(capsys, "--data-dir", str(data_dir), "audit", "tail", "--format", "json")[1]
+    assert before == after
+
+
+def test_audit_instance(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "audit", "instance", "--format", "json")
+    assert code == 0
+    info = json.loads(out)
+    assert len(bytes.fromhex(info["public_key"])) == 32

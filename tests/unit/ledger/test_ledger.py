@@ -319,3 +319,89 @@ def test_canonical_json_matches_rfc8785(value: dict) -> None:
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+def test_witness_catches_rewrite_after_all_checkpoints_deleted(ctx: Context) -> None:
+    """With every checkpoint deleted, a small re-chained ledger would look intact
+    to the database alone; the witness file outside the database catches it."""
+    _fill(ctx, 5)
+    ctx.ledger.checkpoint_now()
+    rows = ctx.engine.connect().execute(text("SELECT * FROM ledger_events ORDER BY seq")).all()
+    prev = rows[0].prev_hash
+    for r in rows:
+        data = '{"i":-1}' if r.seq == 3 else r.data
+        entry = entry_text(r.seq, r.time, r.actor, r.action, r.subject, r.outcome, data, prev)
+        digest = hashlib.sha256(entry.encode()).hexdigest()
+        tamper(
+            ctx.engine,
+            "UPDATE ledger_events SET data = :d, prev_hash = :p, hash = :h WHERE seq = :s",
+            d=data,
+            p=prev,
+            h=digest,
+            s=r.seq,
+        )
+        prev = digest
+    tamper(ctx.engine, "DELETE FROM ledger_checkpoints")
+    report = _verify(ctx)
+    assert any("witness" in p.what for p in report.problems)
+
+
+def test_witness_catches_truncation_with_its_checkpoints(ctx: Context) -> None:
+    _fill(ctx, 25)
+    ctx.ledger.checkpoint_now()
+    last = audit.last_seq(ctx)
+    tamper(ctx.engine, "DELETE FROM ledger_events WHERE seq > :n", n=last - 3)
+    tamper(ctx.engine, "DELETE FROM ledger_checkpoints WHERE tree_size > :n", n=last - 3)
+    report = _verify(ctx)
+    assert any("witness" in p.what and "truncated" in p.what for p in report.problems)
+
+
+def test_a_forged_witness_file_is_reported(ctx: Context) -> None:
+    from vallum.ledger.witness import FILENAME
+
+    (ctx.settings.data_dir / FILENAME).write_text("{not json")
+    report = _verify(ctx)
+    assert any("witness file is unreadable" in p.what for p in report.problems)
+
+
+def test_witness_does_not_advance_over_a_rewritten_history(ctx: Context) -> None:
+    """Waiting for the next checkpoint must not launder a truncation."""
+    _fill(ctx, 25)
+    ctx.ledger.checkpoint_now()
+    last = audit.last_seq(ctx)
+    tamper(ctx.engine, "DELETE FROM ledger_events WHERE seq > :n", n=last - 3)
+    tamper(ctx.engine, "DELETE FROM ledger_checkpoints WHERE tree_size > :n", n=last - 3)
+    tamper(
+        ctx.engine,
+        "UPDATE ledger_head SET size = :n, last_hash = (SELECT hash FROM ledger_events "
+        "WHERE seq = :n), checkpoint_size = 0",
+        n=last - 3,
+    )
+    fresh = Ledger(ctx.engine, ctx.ledger._signer, checkpoint_events=10, witness=_witness(ctx))
+    fresh.append_many([Record("user:t", "test.appended", "after")] * 30)
+    fresh.close()
+    report = _verify(ctx)
+    assert any("witness" in p.what for p in report.problems)
+
+
+def _witness(ctx: Context):  # type: ignore[no-untyped-def]
+    from vallum.ledger.witness import FILENAME
+
+    return ctx.settings.data_dir / FILENAME
+
+
+def test_missing_witness_file_is_reported(ctx: Context) -> None:
+    _witness(ctx).unlink()
+    report = _verify(ctx)
+    assert any("witness file is missing" in p.what for p in report.problems)
+
+
+def test_read_only_use_signs_nothing(ctx: Context) -> None:
+    reader = Ledger(ctx.engine, ctx.ledger._signer, checkpoint_events=1000)
+    writer = Ledger(ctx.engine, ctx.ledger._signer, checkpoint_events=1000)
+    writer.submit([Record("user:t", "test.appended", "x")]).result()
+    before = audit.checkpoints(ctx)
+    reader.close()
+    assert audit.checkpoints(ctx) == before
+    writer.close()
+    assert len(audit.checkpoints(ctx)) == len(before) + 1
