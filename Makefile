@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help up test lint typecheck imports pytest bench clean
+.PHONY: help up test lint typecheck imports pytest bench browser clean
 
 help:
 	@echo "make up      start Vallum on http://127.0.0.1:8600 (creates .venv, initialises data)"
@@ -40,6 +40,11 @@ imports: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+browser:  ## Debian's Chromium for the console's end-to-end test (needs root or sudo)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get install -y chromium; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py

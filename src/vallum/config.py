@@ -56,7 +56,14 @@ class VallumSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default is SQLite at DATA_DIR/vallum.db.",
     )
-    host: str = Field(default="127.0.0.1", description="Address the API and console bind to.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the API and console bind to (loopback by default).",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate to serve HTTPS (with tls_key_file)."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key for HTTPS.")
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="Port of API/console.")
     key_provider: KeyProviderKind = Field(
         default=KeyProviderKind.LOCAL_FILE, description="Master key provider."
@@ -83,6 +90,33 @@ class VallumSettings(BaseSettings):
         default=100_000, ge=1, description="Pending appends before the ledger refuses."
     )
     log_level: str = Field(default="warning", description="Python log level name.")
+    session_idle_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="Console sessions end after this idle time."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="Console sessions end after this lifetime."
+    )
+    mfa_required_for_all: bool = Field(
+        default=False, description="Require MFA of every user, not only admin and security."
+    )
+    login_lockout_threshold: int = Field(
+        default=5, ge=1, le=100, description="Failed logins before the account locks (backoff)."
+    )
+    jit_max_hours: float = Field(
+        default=8, gt=0, le=72, description="Longest just-in-time role grant."
+    )
+    break_glass_max_hours: float = Field(
+        default=4, gt=0, le=24, description="Longest break-glass grant."
+    )
+    api_key_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest lifetime an API key may be given."
+    )
+    api_key_warn_days: int = Field(
+        default=14, ge=1, le=365, description="Warn about keys expiring within this many days."
+    )
+    api_key_unused_days: int = Field(
+        default=30, ge=1, le=3650, description="Warn about keys unused for this many days."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -98,7 +132,7 @@ class VallumSettings(BaseSettings):
             raise ValueError("log_level must be debug, info, warning, error or critical")
         return v.lower()
 
-    @field_validator("data_dir", "master_key_file")
+    @field_validator("data_dir", "master_key_file", "tls_cert_file", "tls_key_file")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return None if v is None else v.expanduser()

@@ -6,6 +6,7 @@ passed explicitly, closed at the end. ``initialise`` is what ``vallum init`` doe
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import uuid
@@ -22,15 +23,17 @@ from vallum.config import KeyProviderKind, VallumSettings
 from vallum.crypto.keyring import Keyring
 from vallum.crypto.providers import KeyProvider, LocalFileKeyProvider, provider_for
 from vallum.errors import ConfigError, IntegrityError, NotInitializedError
+from vallum.identity.accounts import create_user
+from vallum.identity.directory import Directory, IdentityPolicy, ensure_builtin_roles
 from vallum.identity.principal import Principal
-from vallum.identity.users import OneTimeCredentials, create_first_admin
+from vallum.identity.users import ADMIN, OneTimeCredentials
 from vallum.ledger.checkpoint import CheckpointSigner, key_id_of
 from vallum.ledger.event import Outcome
 from vallum.ledger.witness import FILENAME as WITNESS_FILE
 from vallum.ledger.writer import Ledger, Receipt, initialise_head
 from vallum.store.blobs import BlobStore, LocalFolderBackend
 from vallum.store.engine import make_engine
-from vallum.store.models import Instance
+from vallum.store.models import Instance, User
 from vallum.store.schema import migrate, require_migrated
 
 SIGNING_KEY = "ledger.signing_key"
@@ -47,6 +50,7 @@ class Context:
     ledger: Ledger
     principal: Principal
     instance_id: str
+    directory: Directory
     _closed: bool = field(default=False, repr=False)
 
     def record(
@@ -73,6 +77,7 @@ class Context:
             self.ledger,
             principal,
             self.instance_id,
+            self.directory,
         )
 
     def close(self) -> None:
@@ -129,7 +134,22 @@ def _build(
         witness=settings.data_dir / WITNESS_FILE,
     )
     blobs = BlobStore(engine, keyring, LocalFolderBackend(settings.data_dir / "blobs"))
-    return Context(settings, engine, keyring, blobs, ledger, principal, inst.instance_id)
+    directory = Directory(engine, keyring, ledger, identity_policy(settings))
+    return Context(settings, engine, keyring, blobs, ledger, principal, inst.instance_id, directory)
+
+
+def identity_policy(settings: VallumSettings) -> IdentityPolicy:
+    return IdentityPolicy(
+        session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
+        session_absolute=dt.timedelta(hours=settings.session_absolute_hours),
+        mfa_required_for_all=settings.mfa_required_for_all,
+        lockout_threshold=settings.login_lockout_threshold,
+        jit_max=dt.timedelta(hours=settings.jit_max_hours),
+        break_glass_max=dt.timedelta(hours=settings.break_glass_max_hours),
+        api_key_max_days=settings.api_key_max_days,
+        api_key_warn_days=settings.api_key_warn_days,
+        api_key_unused_days=settings.api_key_unused_days,
+    )
 
 
 def open_context(settings: VallumSettings, principal: Principal | None = None) -> Context:
@@ -186,10 +206,13 @@ def initialise(settings: VallumSettings, principal: Principal | None = None) -> 
                 )
             created_instance = True
         initialise_head(engine)
-        admin = create_first_admin(engine)
+        ensure_builtin_roles(engine)
+        with engine.connect() as conn:
+            no_users = conn.execute(select(User.id).limit(1)).first() is None
     finally:
         engine.dispose()
     ctx = open_context(settings, principal)
+    admin = None
     try:
         if created_instance:
             ctx.record(
@@ -197,8 +220,9 @@ def initialise(settings: VallumSettings, principal: Principal | None = None) -> 
                 f"instance:{ctx.instance_id}",
                 data={"schema": after, "key_provider": str(settings.key_provider)},
             )
-        if admin is not None:
-            ctx.record("users.created", f"user:{admin.username}", data={"roles": ["admin"]})
+        if no_users:
+            new = create_user(ctx.directory, ctx.principal.actor, ADMIN, ["admin"])
+            admin = OneTimeCredentials(ADMIN, new.one_time_password)
         if before != after and not created_instance:
             ctx.record(
                 "system.migrated", f"instance:{ctx.instance_id}", data={"from": before, "to": after}

@@ -2,14 +2,17 @@
 
 Each test reads one guide and compares it with the object it documents: the
 settings model, the error classes, the click command tree, the export formats,
-the key providers and the control catalog, plus a few constants the guides quote
-(reserved environment names, protected keys, the ledger data limit, the witness
-file). A failure names what to add to (or remove from) which file. The links
-from README.md into docs/ are checked too.
+the key providers, the control catalog, and the built-in roles, permissions and
+identity ledger actions, plus a few constants the guides quote (reserved
+environment names, protected keys, the ledger data limit, the witness file). A
+failure names what to add to (or remove from) which file. The links from
+README.md into docs/ are checked too.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic_core import PydanticUndefined
 
+from vallum.api import auth
 from vallum.cli.app import cli
 from vallum.config import (
     RESERVED_ENV,
@@ -31,6 +35,8 @@ from vallum.config import (
 from vallum.crypto.keyring import PROTECTED_PURPOSES
 from vallum.errors import all_error_classes
 from vallum.governance.catalog import Framework, load_catalog, parse_duration
+from vallum.identity import accounts, apikeys, directory, jit, login, reviews
+from vallum.identity.permissions import BUILTIN_ROLES, Permission
 from vallum.ledger.event import MAX_DATA_BYTES
 from vallum.ledger.export import ExportFormat
 from vallum.ledger.witness import FILENAME as WITNESS_FILE
@@ -315,6 +321,93 @@ def test_every_framework_and_reference_is_documented() -> None:
     for control in load_catalog():
         for ref in control.mappings:
             assert ref.reference in CONTROLS, f"{control.id}: {ref.reference}"
+
+
+# --- identity.md ------------------------------------------------------------------
+
+IDENTITY = read("identity.md")
+HELD = "✓"
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _role_table() -> tuple[list[str], dict[str, set[str]]]:
+    """The role columns and, per permission row, the roles ticked, in document order."""
+    rows = [ln for ln in sections(IDENTITY, 3)["Built-in roles"].splitlines() if ln[:2] == "| "]
+    assert rows, "docs/identity.md: no table under '### Built-in roles'"
+    header = _cells(rows[0])
+    assert header[0] == "permission", "the role table's first column is 'permission'"
+    roles = [h.strip("`") for h in header[1:]]
+    table: dict[str, set[str]] = {}
+    for row in rows[2:]:
+        cells = _cells(row)
+        assert len(cells) == len(header), f"docs/identity.md: row {row!r} has the wrong width"
+        assert set(cells[1:]) <= {HELD, ""}, f"docs/identity.md: mark holders with {HELD}: {row}"
+        table[cells[0].strip("`")] = {
+            r for r, mark in zip(roles, cells[1:], strict=True) if mark == HELD
+        }
+    return roles, table
+
+
+def test_identity_role_table_matches_the_builtin_roles() -> None:
+    roles, table = _role_table()
+    assert roles == list(BUILTIN_ROLES), f"the role table's columns should be {list(BUILTIN_ROLES)}"
+    assert list(table) == [str(p) for p in Permission], (
+        "the role table should have one row per permission, in the order of "
+        "`vallum roles permissions`"
+    )
+    for perm in Permission:
+        holders = {role for role, perms in BUILTIN_ROLES.items() if perm in perms}
+        assert table[str(perm)] == holders, f"docs/identity.md: {perm} is held by {holders}"
+
+
+def test_identity_role_table_is_what_vallum_roles_permissions_prints() -> None:
+    result = CliRunner().invoke(cli, ["roles", "permissions", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    printed = {
+        row["permission"]: set(row["roles"]) for row in json.loads(result.output)["permissions"]
+    }
+    assert printed == _role_table()[1], (
+        "regenerate the role table in docs/identity.md from "
+        "`vallum roles permissions --format json`"
+    )
+
+
+@pytest.mark.parametrize("perm", list(Permission), ids=str)
+def test_every_permission_is_in_the_identity_guide(perm: Permission) -> None:
+    assert f"`{perm}`" in IDENTITY, f"docs/identity.md: describe the {perm} permission"
+
+
+def _identity_actions() -> set[str]:
+    """The ledger actions the identity code records (string literals like "access.elevated")."""
+    source = "".join(
+        inspect.getsource(m) for m in (accounts, apikeys, directory, jit, login, reviews, auth)
+    )
+    found = set(re.findall(r"\"((?:auth|access|apikeys|users|roles|reviews)\.[a-z_]+)\"", source))
+    return found - {str(p) for p in Permission}
+
+
+@pytest.mark.parametrize("action", sorted(_identity_actions()))
+def test_every_identity_ledger_action_is_documented(action: str) -> None:
+    recorded = sections(IDENTITY, 2)["What the ledger records"]
+    assert f"`{action}`" in recorded, f"docs/identity.md: add {action} to 'What the ledger records'"
+
+
+def test_public_routes_are_named_in_the_identity_guide() -> None:
+    body = sections(IDENTITY, 3)["Where permissions are checked"]
+    for path in sorted(auth.PUBLIC_ROUTES):
+        assert f"`{path}`" in body, f"docs/identity.md: name the public route {path}"
+
+
+def test_readme_links_to_the_identity_guide() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    anchors = re.findall(r"\]\(docs/identity\.md(?:#([a-z0-9_-]+))?\)", readme)
+    assert anchors, "README.md should link to docs/identity.md"
+    for anchor in anchors:
+        if anchor:
+            assert anchor in _anchors(IDENTITY), f"README.md: no #{anchor} in docs/identity.md"
 
 
 # --- links between the guides -----------------------------------------------------

@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vallum.api.auth import LoginRequired
 from vallum.api.models import Problem
 from vallum.errors import VallumError
 
@@ -71,29 +72,58 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _wants_html(request: Request) -> bool:
+    """Console pages answer errors as HTML; the API and health checks as problem+json."""
+    path = request.url.path
+    return (
+        not path.startswith(("/api/", "/healthz", "/readyz", "/openapi.json", "/v1/"))
+        and "text/html" in request.headers.get("accept", "")
+        and getattr(request.app.state, "html_error", None) is not None
+    )
+
+
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    if _wants_html(request):
+        resp: Response = request.app.state.html_error(request, status, title, detail)
+        return resp
+    return problem(status, code, title, detail, headers)
+
+
 def install(app: FastAPI) -> None:
     _document_problems(app)
 
+    @app.exception_handler(LoginRequired)
+    async def _login(_req: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.location, status_code=303)
+
     @app.exception_handler(VallumError)
-    async def _vallum(_req: Request, exc: VallumError) -> JSONResponse:
+    async def _vallum(req: Request, exc: VallumError) -> Response:
         title = type(exc).__name__
         if exc.http_status >= 500 and not exc.code.startswith(("unavailable", "not_initialized")):
             log.error("error %s: %s", exc.code, exc.detail)
-            return problem(exc.http_status, exc.code, title, "internal error")
-        return problem(exc.http_status, exc.code, title, exc.one_line())
+            return _answer(req, exc.http_status, exc.code, title, "internal error")
+        headers = {"WWW-Authenticate": 'Bearer realm="vallum"'} if exc.http_status == 401 else None
+        return _answer(req, exc.http_status, exc.code, title, exc.one_line(), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(req: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return problem(400, "usage", "Bad Request", f"{where}: {first.get('msg')}")
+        return _answer(req, 400, "usage", "Bad Request", f"{where}: {first.get('msg')}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(req: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "usage.method"}.get(exc.status_code, "http")
         # Keep the handler's headers: a 405 must say what is Allowed (RFC 9110 15.5.6).
-        return problem(exc.status_code, code, "HTTP error", str(exc.detail), exc.headers)
+        return _answer(req, exc.status_code, code, "HTTP error", str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""REST routes under /api/v1 (read-only until authentication arrives) and health."""
+"""REST routes under /api/v1 (each requires a permission) and health."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from vallum import __version__
+from vallum.api.auth import Caller, requires
 from vallum.api.models import (
     CheckpointList,
     ControlList,
@@ -26,13 +27,20 @@ from vallum.errors import NotInitializedError, UnavailableError
 from vallum.governance import audit as audit_service
 from vallum.governance.catalog import Framework
 from vallum.governance.service import evaluate
+from vallum.identity.permissions import Permission as P
 from vallum.ledger.checkpoint import key_id_of
 from vallum.store.models import LedgerHead
 from vallum.store.schema import require_migrated
 
 router = APIRouter()
+#: What every route behind ``requires`` may answer, whatever else it does.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or bad credentials"},
+    403: {"model": Problem, "description": "Missing permission"},
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad request"},
+    **AUTH_ERRORS,
     404: {"model": Problem, "description": "Not found"},
     503: {"model": Problem, "description": "Unavailable"},
 }
@@ -45,6 +53,12 @@ def get_ctx(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(get_ctx)]
+
+
+# Each parameter of these types authenticates the caller and requires one permission.
+LedgerReader = Annotated[Caller, Depends(requires(P.LEDGER_READ))]
+LedgerVerifier = Annotated[Caller, Depends(requires(P.LEDGER_VERIFY))]
+ControlsReader = Annotated[Caller, Depends(requires(P.CONTROLS_READ))]
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -74,8 +88,8 @@ def readyz(ctx: Ctx) -> Any:
     return Health(status="ready")
 
 
-@router.get("/api/v1/instance", response_model=InstanceOut, tags=["ledger"])
-def instance(ctx: Ctx) -> InstanceOut:
+@router.get("/api/v1/instance", response_model=InstanceOut, responses=AUTH_ERRORS, tags=["ledger"])
+def instance(ctx: Ctx, _caller: LedgerReader) -> InstanceOut:
     """This instance's id and ledger public key (pin it to check proofs offline)."""
     pk = ctx.ledger.public_key
     return InstanceOut(
@@ -84,7 +98,7 @@ def instance(ctx: Ctx) -> InstanceOut:
 
 
 @router.get("/api/v1/controls", response_model=ControlList, responses=ERRORS, tags=["controls"])
-def controls(ctx: Ctx, framework: Framework | None = None) -> ControlList:
+def controls(ctx: Ctx, _caller: ControlsReader, framework: Framework | None = None) -> ControlList:
     """Status of every SEC-POL-012 control, with the ledger seqs behind it."""
     return ControlList.model_validate({"controls": [s.to_dict() for s in evaluate(ctx, framework)]})
 
@@ -92,6 +106,7 @@ def controls(ctx: Ctx, framework: Framework | None = None) -> ControlList:
 @router.get("/api/v1/audit/events", response_model=EventList, responses=ERRORS, tags=["ledger"])
 def list_events(
     ctx: Ctx,
+    _caller: LedgerReader,
     since: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventList:
@@ -106,13 +121,17 @@ def list_events(
 @router.get(
     "/api/v1/audit/events/{seq}", response_model=EventOut, responses=ERRORS, tags=["ledger"]
 )
-def get_event(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> EventOut:
+def get_event(
+    ctx: Ctx, _caller: LedgerReader, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]
+) -> EventOut:
     """One event."""
     return EventOut.model_validate(audit_service.event(ctx, seq).to_dict())
 
 
-@router.get("/api/v1/audit/verification", response_model=VerifyOut, tags=["ledger"])
-def verification(request: Request) -> VerifyOut:
+@router.get(
+    "/api/v1/audit/verification", response_model=VerifyOut, responses=AUTH_ERRORS, tags=["ledger"]
+)
+def verification(request: Request, _caller: LedgerVerifier) -> VerifyOut:
     """The latest full verification of the ledger (run in the background)."""
     state = request.app.state.vallum
     report = state.report or state.verify_now()
@@ -125,12 +144,19 @@ def verification(request: Request) -> VerifyOut:
     responses=ERRORS,
     tags=["ledger"],
 )
-def proof(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> InclusionProofOut:
+def proof(
+    ctx: Ctx, _caller: LedgerReader, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)]
+) -> InclusionProofOut:
     """Inclusion proof of event ``seq`` in the latest signed checkpoint."""
     return InclusionProofOut.model_validate(audit_service.inclusion_proof(ctx, seq))
 
 
-@router.get("/api/v1/audit/checkpoints", response_model=CheckpointList, tags=["ledger"])
-def checkpoints(ctx: Ctx) -> CheckpointList:
+@router.get(
+    "/api/v1/audit/checkpoints",
+    response_model=CheckpointList,
+    responses=AUTH_ERRORS,
+    tags=["ledger"],
+)
+def checkpoints(ctx: Ctx, _caller: LedgerReader) -> CheckpointList:
     """Every signed checkpoint."""
     return CheckpointList.model_validate({"checkpoints": audit_service.checkpoints(ctx)})

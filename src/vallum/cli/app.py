@@ -8,11 +8,14 @@ from pathlib import Path
 import click
 
 from vallum import __version__
+from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
 from vallum.cli.keys import keys
 from vallum.cli.options import State
+from vallum.cli.reviews import reviews
 from vallum.cli.system import init, up
+from vallum.cli.users import roles, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,3 +49,7 @@ cli.add_command(up)
 cli.add_command(audit)
 cli.add_command(controls)
 cli.add_command(keys)
+cli.add_command(users)
+cli.add_command(roles)
+cli.add_command(access)
+cli.add_command(reviews)

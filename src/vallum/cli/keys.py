@@ -6,15 +6,127 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vallum.cli.options import Format, State, emit_json, format_option, pass_state
+from vallum.cli.options import Format, State, emit_json, format_option, parse_duration, pass_state
+from vallum.identity import apikeys
 
 
 @click.group()
 def keys() -> None:
-    """Manage the encryption keys (API keys arrive with the identity issue)."""
+    """API keys for applications and service accounts, and the encryption keys."""
 
 
-@keys.command()
+@keys.command("create")
+@click.option("--name", required=True, help="What the key is for, e.g. triage-app.")
+@click.option("--owner", required=True, help="User or service account the key acts for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="A permission the key may use (repeat); never more than the owner holds.",
+)
+@click.option("--expires", default="90d", show_default=True, help="Lifetime, e.g. 90d, 12w.")
+@format_option()
+@pass_state
+def create_key(
+    state: State, name: str, owner: str, scopes: tuple[str, ...], expires: str, fmt: str
+) -> int:
+    """Create an API key and print it ONCE (only its hash is stored)."""
+    lifetime = parse_duration(expires)
+    ctx = state.context()
+    try:
+        issued = apikeys.create_key(
+            ctx.directory,
+            ctx.principal.actor,
+            name=name,
+            owner=owner,
+            scopes=list(scopes),
+            expires_in=lifetime,
+        )
+    finally:
+        ctx.close()
+    _print_issued(issued, fmt)
+    return 0
+
+
+def _print_issued(issued: apikeys.IssuedKey, fmt: str) -> None:
+    if fmt == Format.JSON:
+        emit_json({**issued.info.to_dict(), "key": issued.secret})
+        return
+    click.echo(f"API key {issued.info.id} ({issued.info.name}), expires {issued.info.expires_at}")
+    click.echo("Copy it now; it is shown only once:", err=True)
+    click.echo(issued.secret)
+
+
+@keys.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include revoked and expired keys.")
+@format_option()
+@pass_state
+def list_api_keys(state: State, show_all: bool, fmt: str) -> int:
+    """List API keys (never their secrets) and warn about stale or expiring ones."""
+    ctx = state.context()
+    try:
+        found = [k for k in apikeys.list_keys(ctx.directory) if show_all or k.status == "active"]
+        warns = apikeys.warnings(ctx.directory)
+    finally:
+        ctx.close()
+    if fmt == Format.JSON:
+        emit_json({"keys": [k.to_dict() for k in found], "warnings": warns})
+        return 0
+    table = Table(box=None)
+    for col in ("id", "name", "owner", "status", "scopes", "expires", "last used"):
+        table.add_column(col, overflow="fold")
+    for k in found:
+        table.add_row(
+            k.id,
+            k.name,
+            k.owner,
+            k.status,
+            " ".join(k.scopes),
+            k.expires_at,
+            k.last_used_at or "never",
+        )
+    Console().print(table)
+    for w in warns:
+        click.echo(f"warning: key {w['id']} ({w['name']}): {w['warning']}", err=True)
+    return 0
+
+
+@keys.command("rotate-key")
+@click.argument("key_id")
+@click.option(
+    "--overlap", default="24h", show_default=True, help="How long the old key stays valid."
+)
+@format_option()
+@pass_state
+def rotate_key(state: State, key_id: str, overlap: str, fmt: str) -> int:
+    """Replace KEY_ID with a new key; both work until the overlap ends."""
+    window = parse_duration(overlap)
+    ctx = state.context()
+    try:
+        issued = apikeys.rotate_key(ctx.directory, ctx.principal.actor, key_id, window)
+    finally:
+        ctx.close()
+    _print_issued(issued, fmt)
+    return 0
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--reason", required=True, help="Why (recorded in the ledger).")
+@pass_state
+def revoke_key(state: State, key_id: str, reason: str) -> int:
+    """Revoke KEY_ID at once."""
+    ctx = state.context()
+    try:
+        apikeys.revoke_key(ctx.directory, ctx.principal.actor, key_id, reason)
+    finally:
+        ctx.close()
+    click.echo(f"API key {key_id} revoked")
+    return 0
+
+
+@keys.command("rotate")
 @format_option()
 @pass_state
 def rotate(state: State, fmt: str) -> int:

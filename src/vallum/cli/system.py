@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import click
 
@@ -58,29 +59,61 @@ def _loopback(host: str) -> bool:
 
 
 @click.command()
-@click.option("--host", default=None, help="Bind address (loopback only for now).")
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8600).")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate: serve HTTPS.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key for --tls-cert.",
+)
 @pass_state
-def up(state: State, host: str | None, port: int | None) -> int:
-    """Start the API and console (refuses an uninitialised or old database)."""
+def up(
+    state: State, host: str | None, port: int | None, tls_cert: Path | None, tls_key: Path | None
+) -> int:
+    """Start the API and console (refuses an uninitialised or old database).
+
+    Listens on loopback unless --host says otherwise. Session cookies are Secure:
+    beyond loopback, serve HTTPS (--tls-cert/--tls-key, or a TLS proxy in front).
+    """
     import uvicorn
 
     from vallum.app import create_app
 
-    settings = state.settings(host=host, port=port)
-    if not _loopback(settings.host):
-        raise UsageError(
-            f"refusing to listen on {settings.host}: until authentication is enabled the API "
-            "and console listen on loopback only",
-            hint="use --host 127.0.0.1",
+    settings = state.settings(host=host, port=port, tls_cert_file=tls_cert, tls_key_file=tls_key)
+    tls = settings.tls_cert_file is not None
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        raise UsageError("give both --tls-cert and --tls-key, or neither")
+    for path in (settings.tls_cert_file, settings.tls_key_file):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path} does not exist")
+    if not _loopback(settings.host) and not tls:
+        click.echo(
+            f"warning: listening on {settings.host} without TLS; browsers send the Secure "
+            "session cookie only over HTTPS, and API keys would cross the network in clear. "
+            "Use --tls-cert/--tls-key or a TLS proxy.",
+            err=True,
         )
     # Fail before binding if the installation is not ready (clear message, exit 2).
     open_context(settings).close()
     app = create_app(settings)
-    url = f"http://{settings.host}:{settings.port}"
+    url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     click.echo(
         f"Vallum is starting: console {url}/  API {url}/api/v1  OpenAPI {url}/openapi.json",
         err=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ssl_certfile=str(settings.tls_cert_file) if tls else None,
+        ssl_keyfile=str(settings.tls_key_file) if tls else None,
+    )
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -66,3 +68,17 @@ def _configure_sqlite(engine: Engine) -> None:
         if mode not in {"DEFERRED", "IMMEDIATE"}:
             raise ValueError(f"bad SQLite begin mode {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads, then writes.
+
+    On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so concurrent
+    writers wait for each other (busy_timeout) instead of failing to upgrade a
+    read lock with "database is locked". On PostgreSQL it is a plain transaction.
+    """
+    with engine.connect() as raw:
+        conn = raw.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with conn.begin():
+            yield conn

@@ -6,6 +6,10 @@ lifespan schemathesis runs; each response is checked against the document
 (status code, content type, headers, body schema), invalid input must be
 refused and valid input accepted, and any 5xx fails. Bounded to
 ``MAX_EXAMPLES`` per operation and mode so the module stays well under a minute.
+
+Every generated request carries a valid key of a service account holding
+``admin`` (every permission), so the fuzzing reaches the handlers behind
+authorization; refusals themselves are tested in ``test_security``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.auth_helpers import role_header
 from tests.conftest import make_settings
 from vallum.app import create_app
 from vallum.config import VallumSettings
@@ -72,8 +77,8 @@ CASES = sorted(
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The app on a fresh SQLite installation, as schemathesis loads it."""
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app on a fresh SQLite installation, as schemathesis loads it, and an admin key."""
     root = tmp_path_factory.mktemp("fuzz")
     with pytest.MonkeyPatch.context() as mp:  # conftest's environment cleaning is per test
         for key in list(os.environ):
@@ -86,21 +91,24 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         for i in range(EVENTS):
             ctx.record("test.fuzzed", f"thing:{i}", data={"i": i})
+        admin = role_header(ctx, "admin")
     finally:
         ctx.close()  # signs a checkpoint over everything, so every seq has a proof
     app = create_app(conf, background_verify=False)
     try:
         # Starts the app's lifespan, kept running until shutdown_lifespans().
-        yield schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+        yield schema, admin
     finally:
         asgi.shutdown_lifespans()
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)
 def test_operation_conforms_and_never_5xx(
-    api_schema: Any, method: str, path: str, mode: str
+    api_schema: tuple[Any, dict[str, str]], method: str, path: str, mode: str
 ) -> None:
-    operation = api_schema[path][method]
+    schema, admin = api_schema
+    operation = schema[path][method]
     if mode == "existing":
         cases = st.integers(1, EVENTS).flatmap(
             lambda seq: operation.as_strategy(path_parameters={"seq": seq})
@@ -116,7 +124,8 @@ def test_operation_conforms_and_never_5xx(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     def run(case: Any) -> None:
-        response = case.call_and_validate(checks=CHECKS)
+        response = case.call_and_validate(headers=admin, checks=CHECKS)
+        assert response.status_code not in {401, 403}, response.text  # the key was accepted
         assert response.status_code < 500, response.text
         assert LEAKS.search(response.text) is None, response.text
         if response.status_code >= 400:

@@ -12,25 +12,11 @@ import click
 import pytest
 
 from tests.helpers import tamper
-from vallum.cli import main
+from tests.integration.cli.conftest import run
 from vallum.cli.app import cli
 from vallum.config import load_settings
 from vallum.governance.catalog import ControlKind, load_catalog
 from vallum.store.engine import make_engine
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    d = tmp_path / "data"
-    code, _, _ = run(capsys, "--data-dir", str(d), "init")
-    assert code == 0
-    return d
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -93,10 +79,26 @@ def test_up_refuses_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFi
     assert "vallum init" in err
 
 
-def test_up_refuses_non_loopback(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--data-dir", str(data_dir), "up", "--host", "0.0.0.0")  # noqa: S104
+def test_up_checks_tls_arguments(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not really")
+    code, _, err = run(capsys, "--data-dir", str(data_dir), "up", "--tls-cert", str(cert))
     assert code == 2
-    assert "loopback" in err
+    assert "both --tls-cert and --tls-key" in err
+    code, _, err = run(
+        capsys,
+        "--data-dir",
+        str(data_dir),
+        "up",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(tmp_path / "missing.pem"),
+    )
+    assert code == 2
+    assert "does not exist" in err
 
 
 def test_audit_verify_exit_codes(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
