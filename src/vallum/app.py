@@ -25,6 +25,7 @@ from vallum.console.pages import install as install_console
 from vallum.context import Context, open_context
 from vallum.errors import VallumError
 from vallum.governance import audit as audit_service
+from vallum.identity import jit
 from vallum.identity.principal import Principal
 from vallum.ledger.verify import VerifyReport
 
@@ -49,6 +50,8 @@ class AppState:
     def verify_loop(self) -> None:
         while not self.stop.is_set():
             try:
+                # Grants expire by time on their own; this records each ending.
+                jit.expire_due(self.ctx.directory, "system:vallum")
                 self.verify_now()
             except VallumError as exc:
                 log.warning("background verification failed: %s", exc.detail)

@@ -43,7 +43,7 @@ def access() -> None:
     A user asks for a role for a bounded time with a reason; another user holding
     access.approve approves or denies it (never their own). The grant expires on
     its own. Break-glass grants a role at once without approval, for at most
-    break_glass_max, raises an alert and must be reviewed afterwards by someone
+    VALLUM_BREAK_GLASS_MAX_HOURS, raises an alert and must be reviewed afterwards by someone
     else. Every step is recorded in the ledger.
 
     Commands that act for a person take --as USERNAME: the CLI runs as the local
@@ -54,7 +54,9 @@ def access() -> None:
 
 @access.command("request")
 @click.argument("role")
-@click.option("--for", "duration", required=True, help="How long, e.g. 30m, 2h (max jit_max).")
+@click.option(
+    "--for", "duration", required=True, help="How long, e.g. 30m, 2h (max VALLUM_JIT_MAX_HOURS)."
+)
 @click.option("--reason", required=True, help="Why, 10-1000 characters (recorded).")
 @as_option()
 @format_option()
@@ -105,7 +107,9 @@ def deny_cmd(state: State, request_id: int, reason: str, as_user: str) -> int:
 
 @access.command("break-glass")
 @click.argument("role")
-@click.option("--for", "duration", required=True, help="How long, e.g. 1h (max break_glass_max).")
+@click.option(
+    "--for", "duration", required=True, help="How long, e.g. 1h (max VALLUM_BREAK_GLASS_MAX_HOURS)."
+)
 @click.option("--reason", required=True, help="The emergency, 10-1000 characters (recorded).")
 @as_option()
 @pass_state

@@ -1,4 +1,5 @@
-"""``vallum keys``: master key rotation and data key shredding."""
+"""``vallum keys``: API keys (create, list, rotate-key, revoke) and the encryption keys
+(master key rotation, data keys, crypto-shredding)."""
 
 from __future__ import annotations
 

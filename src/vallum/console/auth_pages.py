@@ -269,7 +269,11 @@ async def logout(
     request: Request, csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=128)]
 ) -> Response:
     found = _session(request)
-    if found is not None and found[0].csrf_ok(csrf_token):
+    if found is not None and not found[0].csrf_ok(csrf_token):
+        # A cross-site "logout" must neither end the session nor drop its cookie
+        # (dropping it alone would leave the session open on the server).
+        return _redirect("/")
+    if found is not None:
         await run_in_threadpool(login.logout, directory_of(request), found[0])
     resp = _redirect("/login")
     _drop_cookie(resp, SESSION_COOKIE)

@@ -299,7 +299,11 @@ def authenticate(d: Directory, presented: str, *, where: str = "api") -> KeyPrin
     cache = d.key_cache
     digest = _hash(secret)
     hit = cache.get(key_id)
-    if hit is not None and hmac.compare_digest(hit[0], digest):
+    if (
+        hit is not None
+        and hmac.compare_digest(hit[0], digest)
+        and hit[1].expires_at > now_text()  # a key never outlives its expiry, cached or not
+    ):
         principal = hit[1]
     else:
         principal = _load_principal(d, key_id, digest, where)
@@ -336,4 +340,4 @@ def _load_principal(d: Directory, key_id: str, digest: str, where: str) -> KeyPr
         )
         raise AuthError("invalid, expired or revoked API key")
     scopes = frozenset(Permission(s) for s in json.loads(row.scopes))
-    return KeyPrincipal(key_id, owner, scopes & owner.permissions)
+    return KeyPrincipal(key_id, owner, scopes & owner.permissions, row.expires_at)

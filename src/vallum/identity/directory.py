@@ -59,6 +59,7 @@ class KeyPrincipal:
     key_id: str
     owner: Account
     permissions: frozenset[Permission]
+    expires_at: str = ""
 
     @property
     def actor(self) -> str:

@@ -823,3 +823,11 @@ def test_a_totp_code_is_accepted_once(site: Site) -> None:
         "/login/mfa", data={CSRF_FIELD: csrf_of(second.get("/login/mfa")), "code": code}
     )
     assert replayed.status_code == 401
+
+
+def test_logout_without_the_csrf_token_changes_nothing(site: Site) -> None:
+    admin = console_login(site.browser(), "admin", site.admin_password)
+    response = admin.client.post("/logout", data={CSRF_FIELD: "forged"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "set-cookie" not in response.headers
+    assert admin.client.get("/ledger", follow_redirects=False).status_code == 200
