@@ -14,6 +14,7 @@ from vallum.cli.controls import controls
 from vallum.cli.keys import keys
 from vallum.cli.options import State
 from vallum.cli.reviews import reviews
+from vallum.cli.scan import scan
 from vallum.cli.system import init, up
 from vallum.cli.users import roles, users
 
@@ -53,3 +54,4 @@ cli.add_command(users)
 cli.add_command(roles)
 cli.add_command(access)
 cli.add_command(reviews)
+cli.add_command(scan)

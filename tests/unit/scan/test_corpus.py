@@ -1,0 +1,70 @@
+"""Detection on the labelled corpus: every implemented format, benign and malicious."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.unit.scan.conftest import IMPLEMENTED
+from vallum.scan import Verdict, scan_path
+from vallum.scan.service import scan_file
+
+Corpus = tuple[Path, dict[str, dict[str, Any]]]
+
+
+def test_every_implemented_file_is_judged_as_labelled(corpus: Corpus) -> None:
+    files, labels = corpus
+    wrong = []
+    checked = 0
+    for rel, label in sorted(labels.items()):
+        if label["format"] not in IMPLEMENTED:
+            continue
+        checked += 1
+        verdict = scan_file(files / rel).verdict
+        if label["malicious"] and verdict is Verdict.SAFE:
+            wrong.append(f"missed {rel}")
+        if not label["malicious"] and verdict is not Verdict.SAFE:
+            wrong.append(f"false positive {rel}: {verdict}")
+    assert checked >= 25
+    assert wrong == []
+
+
+def test_malicious_implemented_files_are_unsafe_not_just_unscannable(corpus: Corpus) -> None:
+    files, labels = corpus
+    for rel, label in labels.items():
+        if label["malicious"] and label["format"] in IMPLEMENTED:
+            assert scan_file(files / rel).verdict is Verdict.UNSAFE, rel
+
+
+def test_unimplemented_formats_are_unscannable(corpus: Corpus) -> None:
+    files, labels = corpus
+    others = [rel for rel, label in labels.items() if label["format"] not in IMPLEMENTED]
+    assert others
+    for rel in others:
+        result = scan_file(files / rel)
+        assert result.verdict is Verdict.UNSCANNABLE, rel
+        assert {f.rule for f in result.findings} & {"format.not-yet-supported", "format.unknown"}
+
+
+def test_directory_walk_is_sorted_and_complete(corpus: Corpus) -> None:
+    files, labels = corpus
+    results = scan_path(files)
+    names = [str(Path(r.path).relative_to(files)) for r in results]
+    assert names == sorted(names)
+    assert set(names) == set(labels)
+
+
+def test_critical_imports_are_named(corpus: Corpus) -> None:
+    files, _ = corpus
+    result = scan_file(files / "malicious" / "posix_system_p2.pkl")
+    crit = [f for f in result.findings if f.severity == "critical"]
+    assert crit
+    assert crit[0].rule == "pickle.import.not-allowed"
+    assert "posix.system" in crit[0].message
+
+
+def test_crc_tamper_is_reported_as_a_zip_anomaly(corpus: Corpus) -> None:
+    files, _ = corpus
+    rules = {f.rule for f in scan_file(files / "malicious" / "crc_tamper.pt").findings}
+    assert "zip.crc-mismatch" in rules
+    assert "pickle.import.not-allowed" in rules
