@@ -80,6 +80,12 @@ class Context:
             self.directory,
         )
 
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._closed:
             return

@@ -29,11 +29,8 @@ def as_option() -> Callable[[F], F]:
 
 def run(state: State, action: Callable[[Directory, str], T]) -> T:
     """Call ``action(directory, operator)`` on a fresh context, then close it."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         return action(ctx.directory, ctx.principal.actor)
-    finally:
-        ctx.close()
 
 
 @click.group()

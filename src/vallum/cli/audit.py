@@ -46,8 +46,7 @@ def verify(state: State, public_key: str | None, quiet: bool, no_record: bool, f
     Exit 0 when intact; exit 1 naming the first bad seq and what is wrong.
     """
     pinned = _hex_key(public_key) if public_key else None
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         console = Console(stderr=True)
         show = not quiet and fmt == Format.TABLE and console.is_terminal
         with Progress(
@@ -65,8 +64,6 @@ def verify(state: State, public_key: str | None, quiet: bool, no_record: bool, f
                 record=not no_record,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json(report.to_dict())
     elif report.ok:
@@ -112,8 +109,7 @@ def _hex_key(text: str) -> bytes:
 @pass_state
 def export(state: State, fmt: str, since: int, output: Path | None) -> int:
     """Export events for a SIEM or an auditor, one per line."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         lines = audit_service.export(ctx, ExportFormat(fmt), since)
         if output is None:
             for line in lines:
@@ -128,8 +124,6 @@ def export(state: State, fmt: str, since: int, output: Path | None) -> int:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-    finally:
-        ctx.close()
     return 0
 
 
@@ -139,11 +133,8 @@ def export(state: State, fmt: str, since: int, output: Path | None) -> int:
 @pass_state
 def proof(state: State, seq: int, tree_size: int | None) -> int:
     """Print the inclusion proof of event SEQ in a signed checkpoint, as JSON."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         emit_json(audit_service.inclusion_proof(ctx, seq, tree_size))
-    finally:
-        ctx.close()
     return 0
 
 
@@ -153,11 +144,8 @@ def proof(state: State, seq: int, tree_size: int | None) -> int:
 @pass_state
 def consistency(state: State, first: int, second: int) -> int:
     """Print the proof that checkpoint SECOND extends checkpoint FIRST, as JSON."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         emit_json(audit_service.consistency_proof(ctx, first, second))
-    finally:
-        ctx.close()
     return 0
 
 
@@ -193,15 +181,12 @@ def check_proof(proof_file: TextIO, public_key: str) -> int:
 @pass_state
 def instance(state: State, fmt: str) -> int:
     """Show this instance's id and ledger public key (pin it to check proofs offline)."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         info = {
             "instance_id": ctx.instance_id,
             "public_key": ctx.ledger.public_key.hex(),
             "key_id": key_id_of(ctx.ledger.public_key),
         }
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json(info)
     else:
@@ -214,12 +199,9 @@ def instance(state: State, fmt: str) -> int:
 @pass_state
 def checkpoint(state: State) -> int:
     """Sign a checkpoint over every event recorded so far."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         ctx.ledger.checkpoint_now()
         cps = audit_service.checkpoints(ctx)
-    finally:
-        ctx.close()
     click.echo(f"checkpoint at tree size {cps[-1]['tree_size'] if cps else 0}")
     return 0
 
@@ -242,8 +224,7 @@ def _table(events: list[Event]) -> Table:
 @pass_state
 def tail(state: State, count: int, follow: bool, fmt: str) -> int:
     """Show the newest events."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         batch = audit_service.tail(ctx, count)
         last = batch[-1].seq if batch else audit_service.last_seq(ctx)
         while True:
@@ -258,6 +239,4 @@ def tail(state: State, count: int, follow: bool, fmt: str) -> int:
             batch = audit_service.events(ctx, since=last, limit=1000)
             if batch:
                 last = batch[-1].seq
-    finally:
-        ctx.close()
     return 0

@@ -70,10 +70,7 @@ def controls(click_ctx: click.Context, framework: str | None, fmt: str) -> int |
 @pass_state
 def attest_cmd(state: State, control_id: str, statement: str, expires: str) -> int:
     """Attest an organisational control (recorded in the ledger under your name)."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         seq = attest(ctx, control_id, statement, parse_duration(expires))
-    finally:
-        ctx.close()
     click.echo(f"attested {control_id} (ledger seq {seq})")
     return 0

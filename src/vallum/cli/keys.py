@@ -34,8 +34,7 @@ def create_key(
 ) -> int:
     """Create an API key and print it ONCE (only its hash is stored)."""
     lifetime = parse_duration(expires)
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         issued = apikeys.create_key(
             ctx.directory,
             ctx.principal.actor,
@@ -44,8 +43,6 @@ def create_key(
             scopes=list(scopes),
             expires_in=lifetime,
         )
-    finally:
-        ctx.close()
     _print_issued(issued, fmt)
     return 0
 
@@ -65,12 +62,9 @@ def _print_issued(issued: apikeys.IssuedKey, fmt: str) -> None:
 @pass_state
 def list_api_keys(state: State, show_all: bool, fmt: str) -> int:
     """List API keys (never their secrets) and warn about stale or expiring ones."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         found = [k for k in apikeys.list_keys(ctx.directory) if show_all or k.status == "active"]
         warns = apikeys.warnings(ctx.directory)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({"keys": [k.to_dict() for k in found], "warnings": warns})
         return 0
@@ -103,11 +97,8 @@ def list_api_keys(state: State, show_all: bool, fmt: str) -> int:
 def rotate_key(state: State, key_id: str, overlap: str, fmt: str) -> int:
     """Replace KEY_ID with a new key; both work until the overlap ends."""
     window = parse_duration(overlap)
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         issued = apikeys.rotate_key(ctx.directory, ctx.principal.actor, key_id, window)
-    finally:
-        ctx.close()
     _print_issued(issued, fmt)
     return 0
 
@@ -118,11 +109,8 @@ def rotate_key(state: State, key_id: str, overlap: str, fmt: str) -> int:
 @pass_state
 def revoke_key(state: State, key_id: str, reason: str) -> int:
     """Revoke KEY_ID at once."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         apikeys.revoke_key(ctx.directory, ctx.principal.actor, key_id, reason)
-    finally:
-        ctx.close()
     click.echo(f"API key {key_id} revoked")
     return 0
 
@@ -136,11 +124,8 @@ def rotate(state: State, fmt: str) -> int:
     No data is re-encrypted; the old master key is retired once every data key
     has moved. Recorded in the ledger as keys.rotated.
     """
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         result = ctx.keyring.rotate_master(ctx.record)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json(
             {
@@ -165,11 +150,8 @@ def list_keys(state: State, show_all: bool, fmt: str) -> int:
 
     Use an id from here with `vallum keys shred`.
     """
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         rows = ctx.keyring.describe(include_destroyed=show_all)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({"keys": [r.to_dict() for r in rows]})
         return 0
@@ -191,10 +173,7 @@ def shred(state: State, key_id: str, reason: str, yes: bool) -> int:
     """Destroy data key KEY_ID: everything encrypted under it becomes unrecoverable."""
     if not yes:
         click.confirm(f"Destroy data key {key_id}? This cannot be undone", abort=True)
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         ctx.keyring.shred(key_id, ctx.record, reason=reason)
-    finally:
-        ctx.close()
     click.echo(f"data key {key_id} destroyed")
     return 0

@@ -24,8 +24,7 @@ def users() -> None:
 @pass_state
 def create(state: State, username: str, roles: tuple[str, ...], service: bool, fmt: str) -> int:
     """Create a user (prints a one-time password) or a service account."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         if service:
             account = accounts.create_service_account(
                 ctx.directory, ctx.principal.actor, username, list(roles)
@@ -34,8 +33,6 @@ def create(state: State, username: str, roles: tuple[str, ...], service: bool, f
         else:
             new = accounts.create_user(ctx.directory, ctx.principal.actor, username, list(roles))
             account, password = new.account, new.one_time_password
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({**account.to_dict(), "one_time_password": password})
     else:
@@ -51,11 +48,8 @@ def create(state: State, username: str, roles: tuple[str, ...], service: bool, f
 @pass_state
 def list_users(state: State, fmt: str) -> int:
     """Every principal with its live roles."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         found = accounts.list_accounts(ctx.directory)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({"users": [a.to_dict() for a in found]})
         return 0
@@ -80,11 +74,8 @@ def list_users(state: State, fmt: str) -> int:
 @pass_state
 def grants(state: State, show_all: bool, fmt: str) -> int:
     """Every role grant: standing, just-in-time and break-glass."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         found = accounts.list_grants(ctx.directory, include_inactive=show_all)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({"grants": found})
         return 0
@@ -110,11 +101,8 @@ def grants(state: State, show_all: bool, fmt: str) -> int:
 @pass_state
 def grant(state: State, username: str, role: str) -> int:
     """Give USERNAME the ROLE (a standing grant, reviewed in access reviews)."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         grant_id = accounts.grant_role(ctx.directory, ctx.principal.actor, username, role)
-    finally:
-        ctx.close()
     click.echo(f"granted {role} to {username} (grant {grant_id})")
     return 0
 
@@ -125,11 +113,8 @@ def grant(state: State, username: str, role: str) -> int:
 @pass_state
 def revoke(state: State, grant_id: int, reason: str) -> int:
     """End grant GRANT_ID at once."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         accounts.revoke_grant(ctx.directory, ctx.principal.actor, grant_id, reason)
-    finally:
-        ctx.close()
     click.echo(f"grant {grant_id} revoked")
     return 0
 
@@ -139,11 +124,8 @@ def revoke(state: State, grant_id: int, reason: str) -> int:
 @pass_state
 def disable(state: State, username: str) -> int:
     """Disable USERNAME: sessions end, keys stop working."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         accounts.set_disabled(ctx.directory, ctx.principal.actor, username, True)
-    finally:
-        ctx.close()
     click.echo(f"{username} disabled")
     return 0
 
@@ -153,11 +135,8 @@ def disable(state: State, username: str) -> int:
 @pass_state
 def enable(state: State, username: str) -> int:
     """Enable USERNAME again."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         accounts.set_disabled(ctx.directory, ctx.principal.actor, username, False)
-    finally:
-        ctx.close()
     click.echo(f"{username} enabled")
     return 0
 
@@ -172,11 +151,8 @@ def roles() -> None:
 @pass_state
 def list_roles(state: State, fmt: str) -> int:
     """Every role and its permissions."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         found = accounts.list_roles(ctx.directory)
-    finally:
-        ctx.close()
     if fmt == Format.JSON:
         emit_json({"roles": found})
         return 0
@@ -196,13 +172,10 @@ def list_roles(state: State, fmt: str) -> int:
 @pass_state
 def create_role(state: State, name: str, permissions: tuple[str, ...], description: str) -> int:
     """Define a custom role from named permissions."""
-    ctx = state.context()
-    try:
+    with state.context() as ctx:
         accounts.create_role(
             ctx.directory, ctx.principal.actor, name, list(permissions), description
         )
-    finally:
-        ctx.close()
     click.echo(f"role {name} created")
     return 0
 

@@ -32,6 +32,8 @@ from vallum.identity.directory import Account, Directory, load_account
 from vallum.store.models import RecoveryCode, Session, User
 
 ISSUER = "Vallum"
+#: How often a session's last-seen time is written (idle timeout granularity).
+TOUCH_EVERY = dt.timedelta(seconds=30)
 RECOVERY_CODES = 10
 _DUMMY_HASH = HASHER.hash("vallum-timing-equaliser")
 
@@ -221,12 +223,15 @@ def resume(d: Directory, token: str | None) -> SessionState | None:
     if account.disabled:
         _end(d, digest, "disabled")
         return None
-    with d.engine.begin() as conn:
-        conn.execute(
-            update(Session)
-            .where(Session.token_hash == digest)
-            .values(last_seen_at=format_time(now))
-        )
+    if now - parse_time(row.last_seen_at) >= TOUCH_EVERY:
+        # The idle timer needs minutes, not microseconds: one write per
+        # TOUCH_EVERY keeps a busy page from writing the session on every request.
+        with d.engine.begin() as conn:
+            conn.execute(
+                update(Session)
+                .where(Session.token_hash == digest)
+                .values(last_seen_at=format_time(now))
+            )
     return SessionState(digest, account, row.mfa_verified, row.csrf_hash)
 
 

@@ -280,7 +280,7 @@ def _step(m: _Machine, op: str, arg: Any, pos: int | None) -> bool:
     elif op == "NEXT_BUFFER":
         m.stack.append(_OPAQUE)
     elif op in {"PROTO", "FRAME", "READONLY_BUFFER"}:
-        pass
+        return False  # framing and protocol markers: no effect on the stack
     elif op == "STOP":
         m.pop()
         return True
