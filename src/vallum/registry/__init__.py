@@ -1,0 +1,1 @@
+"""Encrypted, versioned model registry: fingerprints, AI-BOM and the deployment gate."""
