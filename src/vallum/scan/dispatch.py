@@ -29,11 +29,22 @@ def scan_buffer(
     location: str,
     report: Report,
     *,
-    base_dir: Path | None = None,
+    path: Path | None = None,
     limits: Limits | None = None,
 ) -> str:
-    """Scan one file's bytes into ``report``; returns the format name."""
-    job = Job(report, dispatch, base_dir=base_dir, limits=limits or Limits())
+    """Scan one file's bytes into ``report``; returns the format name.
+
+    ``path`` is the file on disk the bytes were mapped from, if any: external data
+    is resolved beside it, and child readers may open it directly.
+    """
+    job = Job(
+        report,
+        dispatch,
+        base_dir=path.parent if path is not None else None,
+        path=path,
+        path_size=len(data),
+        limits=limits or Limits(),
+    )
     return dispatch(job, data, location, 0)
 
 
