@@ -160,13 +160,14 @@ def _is_safetensors(head: bytes) -> bool:
 
 
 def _is_lzma_alone(head: bytes) -> bool:
-    """The legacy .lzma header joblib writes: properties byte, dictionary size, size."""
-    if len(head) < 13 or head[0] >= 9 * 5 * 5:
+    """The legacy .lzma header joblib writes: properties 0x5d, dictionary size, length."""
+    if len(head) < 13 or head[0] != 0x5D:
         return False
     dict_size = int.from_bytes(head[1:5], "little")
-    if dict_size < 4096 or dict_size > 1 << 30:
+    length = int.from_bytes(head[5:13], "little")
+    if dict_size < 4096 or dict_size > 1 << 30 or (length != (1 << 64) - 1 and length >= 1 << 48):
         return False
-    return dict_size & (dict_size - 1) == 0 or dict_size % 3 == 0
+    return dict_size & (dict_size - 1) == 0 or (dict_size // 3) & (dict_size // 3 - 1) == 0
 
 
 def _plausible_protocol0(head: bytes) -> bool:

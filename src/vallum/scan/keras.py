@@ -200,7 +200,7 @@ def _h5_record(job: Job, record: dict[str, Any], location: str) -> None:
         name, value = str(record.get("name")), str(record.get("value"))
         where = f"{where}@{name}"
         if name in _CONFIG_ATTRS or value.lstrip().startswith(("{", "[")):
-            parsed = _json(value.encode("utf-8"), where, report)
+            parsed = _json(value.encode("utf-8", "replace"), where, report)
             if parsed is not None:
                 check_config(parsed, where, report, max_nodes=job.limits.max_config_nodes)
         elif "__" in value:

@@ -11,6 +11,7 @@ that give access to Python internals (``cycler``, ``joiner``, ``lipsum``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -307,31 +308,52 @@ class _Checker:
         callee = node.node
         if isinstance(callee, nodes.Name) and callee.name == "range":
             for arg in node.args:
-                for const in _all(arg, nodes.Const):
-                    value = const.value
-                    if isinstance(value, int | float) and abs(value) > MAX_RANGE:
-                        self.add(
-                            "template.resource-exhaustion",
-                            Severity.HIGH,
-                            f"range over {value} items",
-                            node,
-                        )
-
-    def _check_arith(self, node: nodes.Mul | nodes.Pow) -> None:
-        for side in (node.left, node.right):
-            if isinstance(side, nodes.Const) and isinstance(side.value, int | float):
-                limit = 64 if isinstance(node, nodes.Pow) else MAX_REPEAT
-                if abs(side.value) > limit:
+                value = _magnitude(arg)
+                if value > MAX_RANGE:
                     self.add(
                         "template.resource-exhaustion",
                         Severity.HIGH,
-                        f"arithmetic with {side.value} can exhaust memory or time",
+                        f"range over {value if value != math.inf else 'a huge number of'} items",
                         node,
                     )
-        if isinstance(node, nodes.Pow) and not isinstance(node.right, nodes.Const):
+
+    def _check_arith(self, node: nodes.Mul | nodes.Pow) -> None:
+        limit = MAX_REPEAT if isinstance(node, nodes.Mul) else 64
+        sides = (node.left, node.right) if isinstance(node, nodes.Mul) else (node.right,)
+        if _magnitude(node) > MAX_REPEAT or any(_magnitude(side) > limit for side in sides):
+            self.add(
+                "template.resource-exhaustion",
+                Severity.HIGH,
+                "arithmetic on large constants can exhaust memory or time",
+                node,
+            )
+        elif isinstance(node, nodes.Pow) and not isinstance(node.right, nodes.Const):
             self.add(
                 "template.resource-exhaustion",
                 Severity.HIGH,
                 "power with a computed exponent",
                 node,
             )
+
+
+def _magnitude(expr: nodes.Node) -> float:
+    """An upper bound of a constant numeric expression's size (0 when not constant)."""
+    if isinstance(expr, nodes.Const):
+        value = expr.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0
+        return abs(value)
+    if isinstance(expr, nodes.Neg | nodes.Pos):
+        return _magnitude(expr.node)
+    if isinstance(expr, nodes.Add | nodes.Sub):
+        return _magnitude(expr.left) + _magnitude(expr.right)
+    if isinstance(expr, nodes.Mul):
+        return _magnitude(expr.left) * _magnitude(expr.right)
+    if isinstance(expr, nodes.Pow):
+        base, exponent = _magnitude(expr.left), _magnitude(expr.right)
+        if base <= 1:
+            return base
+        if exponent * math.log2(base) > 64:
+            return math.inf
+        return float(base**exponent)
+    return 0
