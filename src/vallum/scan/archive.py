@@ -8,12 +8,13 @@ formats back to the dispatcher.
 from __future__ import annotations
 
 import ast
+import stat
 import struct
 import zipfile
 import zlib
 from typing import TYPE_CHECKING, cast
 
-from vallum.scan.classify import STRONG, Kind, classify
+from vallum.scan.classify import STRONG, Kind, classify, zip_eocd
 from vallum.scan.job import MemoryReader
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.verdict import Report, Severity
@@ -160,6 +161,30 @@ def read_member(
     return body
 
 
+def _zip_trailer(job: Job, data: memoryview, location: str, depth: int) -> None:
+    """Bytes after the end-of-central-directory record (and its comment)."""
+    eocd = zip_eocd(data)
+    if eocd is None or eocd + 22 > len(data):
+        return
+    end = eocd + 22 + int.from_bytes(data[eocd + 20 : eocd + 22], "little")
+    rest = data[end:]
+    if not bytes(rest).strip(b"\x00"):
+        return
+    kind = classify(rest)
+    if kind in STRONG or kind is Kind.PICKLE:
+        job.report.add(
+            "polyglot.trailing-format",
+            Severity.HIGH,
+            f"a {kind} payload follows the zip's end record",
+            f"{location}@{end}",
+        )
+        job.inner(rest, f"{location}@{end}", depth + 1)
+    else:
+        job.report.add(
+            "zip.trailing-data", Severity.LOW, f"{len(rest)} bytes after the zip", location
+        )
+
+
 def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
     """Scan every member by content (pickles, NPY, nested formats); returns the zip's kind."""
     from vallum.scan.keras import scan_keras_zip  # keras reads members through this module
@@ -185,6 +210,15 @@ def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
                 "member path leaves the archive",
                 f"{location}:{name}",
             )
+    for info in infos:
+        if stat.S_ISLNK(info.external_attr >> 16):
+            report.add(
+                "zip.link",
+                Severity.HIGH,
+                "symbolic link member (extraction can write outside the directory)",
+                f"{location}:{info.filename}",
+            )
+    _zip_trailer(job, data, location, depth)
     if kind == "keras":
         return scan_keras_zip(job, data, zf, location, depth)
     for info in infos:

@@ -206,10 +206,14 @@ def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
                     return Kind.TF_GRAPHDEF
                 if numbers == {1} and all(pb.is_message(n.payload, _SAVED_OBJECT) for n in nodes):
                     return Kind.KERAS_METADATA
-        if numbers <= _FINGERPRINT and all(
-            f.wire_type == (pb.LEN if f.number == 6 else pb.VARINT)
-            for fs in top.values()
-            for f in fs
+        if (
+            len(numbers) >= 4
+            and numbers <= _FINGERPRINT
+            and all(
+                f.wire_type == (pb.LEN if f.number == 6 else pb.VARINT)
+                for fs in top.values()
+                for f in fs
+            )
         ):
             return Kind.TF_FINGERPRINT
     except pb.ProtobufError:

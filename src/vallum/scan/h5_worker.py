@@ -32,6 +32,8 @@ def _attrs(obj: Any, path: str) -> None:
             value = value.decode("utf-8", "replace")
         if isinstance(value, str):
             _emit({"t": "attr", "path": path, "name": str(name), "value": value[:MAX_ATTR_CHARS]})
+        elif name in ("model_config", "training_config"):
+            _emit({"t": "attr-not-string", "path": path, "name": str(name)})
 
 
 def _walk(h5py: Any, root: Any) -> None:

@@ -223,5 +223,7 @@ def _h5_record(job: Job, record: dict[str, Any], location: str) -> None:
         report.add(
             "hdf5.virtual-dataset", Severity.HIGH, "virtual dataset mapped from other files", where
         )
+    elif kind == "attr-not-string":
+        report.incomplete("keras.config-json", "model config attribute is not a string", where)
     elif kind == "limit":
         report.incomplete("hdf5.too-many-objects", "object limit reached", location)

@@ -187,3 +187,13 @@ def test_scan_bytes_accepts_buffers_and_scan_file_maps(tmp_path: Path) -> None:
     assert scan_file(path).verdict is Verdict.SAFE
     (tmp_path / "empty").write_bytes(b"")
     assert scan_file(tmp_path / "empty").verdict is Verdict.UNSCANNABLE
+
+
+def test_zip_with_pickle_after_the_end_record_is_a_polyglot() -> None:
+    result = _scan(build.zip_of({"a.safetensors": build.good_safetensors()}) + build.evil_pickle())
+    assert result.verdict is Verdict.UNSAFE
+    assert "polyglot.trailing-format" in _rules(result)
+
+
+def test_tiny_protobuf_is_not_taken_for_a_known_format() -> None:
+    assert _scan(b"\x08\x01").verdict is Verdict.UNSCANNABLE
