@@ -10,6 +10,8 @@ from vallum.scan import protobuf as pb
 #: Opcodes a protocol 0/1 pickle plausibly starts with.
 _P0_START = frozenset(b"(}])NIJKLMFSVUTXcigh")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: The footer of a TensorFlow checkpoint index (a LevelDB-format table).
+TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _EOCD = struct.Struct("<4s4H2IH")
 _ZIP64_LOCATOR = b"PK\x06\x07"
 
@@ -45,6 +47,7 @@ class Kind(enum.StrEnum):
     TF_GRAPHDEF = "tf-graphdef"
     KERAS_METADATA = "keras-metadata-pb"
     TF_FINGERPRINT = "tf-fingerprint"
+    TF_CHECKPOINT_INDEX = "tf-checkpoint-index"
     UNKNOWN = "unknown"
 
 
@@ -98,6 +101,8 @@ def classify(data: bytes | bytearray | memoryview) -> Kind:
         return Kind.ZLIB
     if _plausible_protocol0(head):
         return Kind.PICKLE
+    if len(data) >= 48 and bytes(data[-8:]) == TABLE_MAGIC:
+        return Kind.TF_CHECKPOINT_INDEX
     return _classify_protobuf(data)
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from vallum.scan.archive import pickle_input, scan_npy, scan_zip
-from vallum.scan.classify import STRONG, Kind, classify, zip_eocd
+from vallum.scan.classify import STRONG, TABLE_MAGIC, Kind, classify, zip_eocd
 from vallum.scan.gguf import scan_gguf
 from vallum.scan.job import Job, Limits
 from vallum.scan.keras import scan_h5
@@ -22,6 +22,7 @@ _COMPRESSED = frozenset(
     {Kind.GZIP, Kind.BZ2, Kind.XZ, Kind.LZMA, Kind.ZLIB, Kind.JOBLIB_ZFILE, Kind.LZ4, Kind.SEVENZIP}
 )
 _TRAILER_AT = re.compile(r"@(\d+)$")
+_SHARD = re.compile(r"(.+)\.data-\d{5}-of-\d{5}")
 
 
 def scan_buffer(
@@ -80,8 +81,16 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
         return scan_savedmodel(job, data, location, graph_only=True)
     if kind is Kind.KERAS_METADATA:
         return scan_keras_metadata(job, data, location)
-    if kind is Kind.TF_FINGERPRINT:
-        return str(kind)  # hashes and a version: data only
+    if kind in (Kind.TF_FINGERPRINT, Kind.TF_CHECKPOINT_INDEX):
+        return str(kind)  # hashes, tensor names, shapes and offsets: data only
+    if kind is Kind.UNKNOWN and depth == 0 and _is_checkpoint_shard(job.path):
+        report.add(
+            "tf.checkpoint-shard",
+            Severity.INFO,
+            "raw tensor bytes of a TensorFlow checkpoint (read only through its index)",
+            location,
+        )
+        return "tf-checkpoint-data"
     if kind is Kind.TAR:
         return scan_tar(job, data, location, depth)
     if kind in _COMPRESSED:
@@ -115,6 +124,24 @@ def _scan_pickles(job: Job, data: memoryview, location: str, depth: int) -> str:
             job.inner(rest, f"{location}@{offset}", depth + 1)
         break
     return fmt
+
+
+def _is_checkpoint_shard(path: Path | None) -> bool:
+    """``<prefix>.data-NNNNN-of-NNNNN`` beside a ``<prefix>.index`` that is a checkpoint index."""
+    if path is None:
+        return False
+    match = _SHARD.fullmatch(path.name)
+    if match is None:
+        return False
+    index = path.with_name(f"{match.group(1)}.index")
+    try:
+        with index.open("rb") as fh:
+            if index.is_symlink() or fh.seek(0, 2) < 48:
+                return False
+            fh.seek(-8, 2)
+            return fh.read(8) == TABLE_MAGIC
+    except OSError:
+        return False
 
 
 def _is_torch_legacy(data: memoryview) -> bool:

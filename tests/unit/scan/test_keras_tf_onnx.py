@@ -187,3 +187,22 @@ def test_protobuf_reader() -> None:
     for bad in (b"\x08", b"\x12\x05ab", b"\x0b", b"\x00\x01", b"\x08" + b"\xff" * 11):
         with pytest.raises(pb.ProtobufError):
             pb.fields(bad)
+
+
+def test_checkpoint_shards_beside_their_index(tmp_path: Path) -> None:
+    variables = tmp_path / "variables"
+    variables.mkdir()
+    (variables / "variables.index").write_bytes(
+        bytes(40) + (0xDB4775248B80FB57).to_bytes(8, "little")
+    )
+    (variables / "variables.data-00000-of-00001").write_bytes(bytes(range(7, 200)))
+    assert scan_file(variables / "variables.index").verdict is Verdict.SAFE
+    assert scan_file(variables / "variables.data-00000-of-00001").verdict is Verdict.SAFE
+    (variables / "other.data-00000-of-00001").write_bytes(bytes(range(7, 200)))
+    assert scan_file(variables / "other.data-00000-of-00001").verdict is Verdict.UNSCANNABLE
+    (variables / "variables.data-00000-of-00001").write_bytes(build.evil_pickle())
+    assert scan_file(variables / "variables.data-00000-of-00001").verdict is Verdict.UNSAFE
+    import gzip
+
+    (variables / "variables.data-00000-of-00001").write_bytes(gzip.compress(build.evil_pickle()))
+    assert scan_file(variables / "variables.data-00000-of-00001").verdict is Verdict.UNSAFE
