@@ -235,6 +235,12 @@ def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
             scan_pickle_stream(bytes(view), where, report, required=required)
         elif member_kind is Kind.NPY:
             scan_npy(view, where, report)
+        elif kind == "pytorch-zip" and "/code/" in f"/{info.filename}":
+            report.incomplete(
+                "torch.torchscript-code",
+                "TorchScript code runs when the model loads: not judged",
+                where,
+            )
         elif kind == "numpy-npz":
             report.incomplete("npz.member-not-npy", "member is not an NPY array", where)
         elif kind != "pytorch-zip" or member_kind in STRONG:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from vallum.scan.archive import pickle_input, scan_npy, scan_zip
-from vallum.scan.classify import STRONG, TABLE_MAGIC, Kind, classify, zip_eocd
+from vallum.scan.classify import STRONG, TABLE_MAGIC, Kind, classify, hdf5_offset, zip_eocd
 from vallum.scan.gguf import scan_gguf
 from vallum.scan.job import Job, Limits
 from vallum.scan.keras import scan_h5
@@ -60,6 +60,15 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
             location,
         )
         scan_zip(job, data, f"{location}!zip", depth + 1)
+    h5_at = hdf5_offset(data) if kind is not Kind.HDF5 else None
+    if h5_at:
+        report.add(
+            "polyglot.hdf5-user-block",
+            Severity.HIGH,
+            f"a {kind} file whose HDF5 user block hides an HDF5 file at offset {h5_at}",
+            location,
+        )
+        scan_h5(job, data, f"{location}!hdf5")
     if kind is Kind.PICKLE:
         return _scan_pickles(job, data, location, depth)
     if kind is Kind.ZIP:

@@ -197,3 +197,19 @@ def test_zip_with_pickle_after_the_end_record_is_a_polyglot() -> None:
 
 def test_tiny_protobuf_is_not_taken_for_a_known_format() -> None:
     assert _scan(b"\x08\x01").verdict is Verdict.UNSCANNABLE
+
+
+def test_hdf5_behind_a_user_block_of_another_format_is_a_polyglot() -> None:
+    data = build.plain_pickle().ljust(512, b"\x00") + b"\x89HDF\r\n\x1a\n" + bytes(64)
+    result = _scan(data)
+    assert result.verdict is Verdict.UNSAFE
+    assert "polyglot.hdf5-user-block" in _rules(result)
+
+
+def test_torchscript_code_is_not_judged_safe() -> None:
+    data = build.zip_of(
+        {"m/data.pkl": build.plain_pickle(), "m/code/__torch__.py": b"def f(): pass"}
+    )
+    result = _scan(data)
+    assert result.verdict is Verdict.UNSCANNABLE
+    assert "torch.torchscript-code" in _rules(result)
