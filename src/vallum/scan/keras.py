@@ -29,16 +29,32 @@ H5_TIMEOUT = 30
 _CONFIG_ATTRS = ("model_config", "training_config")
 
 
+def _package(module: str) -> str | None:
+    """The Keras package a module belongs to (``layers`` for ``keras.src.layers.core``)."""
+    for root in allow.ROOTS:
+        if module == root:
+            return ""
+        if module.startswith(root + "."):
+            parts = module[len(root) + 1 :].split(".")
+            if parts[0] == "src":
+                parts = parts[1:]
+            return parts[0] if parts else None
+    return None
+
+
 def _module_allowed(module: str) -> bool:
-    if module in allow.MODULES:
-        return True
-    parts = module.split(".")
-    return len(parts) >= 3 and parts[:2] == ["keras", "src"] and parts[2] in allow.SRC_PACKAGES
+    package = _package(module)
+    return package == "" or package in allow.SRC_PACKAGES
 
 
 def _family(module: str) -> str:
-    parts = module.split(".")
-    return parts[2] if parts[:2] == ["keras", "src"] and len(parts) > 2 else parts[-1]
+    return _package(module) or ""
+
+
+def _class_allowed(class_name: str) -> bool:
+    """A Keras built-in, also under the ``Custom>`` / ``keras>`` prefixes TF-Keras writes."""
+    prefix, _, rest = class_name.rpartition(">")
+    return rest in allow.CLASSES and prefix in ("", "Custom", "keras", "Keras")
 
 
 def check_config(config: Any, location: str, report: Report, *, max_nodes: int = 1_000_000) -> None:
@@ -80,7 +96,7 @@ def _check_object(obj: dict[str, Any], where: str, report: Report) -> None:
     elif (
         isinstance(class_name, str)
         and class_name not in allow.MARKERS
-        and class_name not in allow.CLASSES
+        and not _class_allowed(class_name)
         and "__" not in class_name
     ):
         report.incomplete(

@@ -206,3 +206,37 @@ def test_checkpoint_shards_beside_their_index(tmp_path: Path) -> None:
 
     (variables / "variables.data-00000-of-00001").write_bytes(gzip.compress(build.evil_pickle()))
     assert scan_file(variables / "variables.data-00000-of-00001").verdict is Verdict.UNSAFE
+
+
+def test_real_world_keras_shapes_are_allowed() -> None:
+    functional = {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": {
+            "layers": [
+                {
+                    "module": "keras.layers",
+                    "class_name": "Dense",
+                    "config": {
+                        "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {}},
+                        "kernel_initializer": {
+                            "module": "keras.initializers",
+                            "class_name": "GlorotUniform",
+                            "config": {"seed": None},
+                        },
+                        "activation": {
+                            "module": "keras.activations",
+                            "class_name": "function",
+                            "config": "relu",
+                            "registered_name": "relu",
+                        },
+                    },
+                    "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__"}]}],
+                }
+            ]
+        },
+        "compile_config": {"optimizer": {"class_name": "Custom>Adam", "config": {}}},
+    }
+    assert _scan(build.keras_zip([functional])).verdict is Verdict.SAFE
+    legacy = {"module": "keras.engine.functional", "class_name": "Functional", "config": {}}
+    assert _scan(build.keras_zip([legacy])).verdict is Verdict.SAFE
