@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import struct
 
 from vallum.scan import protobuf as pb
@@ -12,6 +13,7 @@ _P0_START = frozenset(b"(}])NIJKLMFSVUTXcigh")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: The footer of a TensorFlow checkpoint index (a LevelDB-format table).
 TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
+MAX_JSON = 64 << 20
 _EOCD = struct.Struct("<4s4H2IH")
 _ZIP64_LOCATOR = b"PK\x06\x07"
 
@@ -48,6 +50,7 @@ class Kind(enum.StrEnum):
     KERAS_METADATA = "keras-metadata-pb"
     TF_FINGERPRINT = "tf-fingerprint"
     TF_CHECKPOINT_INDEX = "tf-checkpoint-index"
+    JSON = "json"
     UNKNOWN = "unknown"
 
 
@@ -101,6 +104,8 @@ def classify(data: bytes | bytearray | memoryview) -> Kind:
         return Kind.ZLIB
     if _plausible_protocol0(head):
         return Kind.PICKLE
+    if head.lstrip()[:1] in (b"{", b"[") and len(data) <= MAX_JSON and _is_json(data):
+        return Kind.JSON
     if len(data) >= 48 and bytes(data[-8:]) == TABLE_MAGIC:
         return Kind.TF_CHECKPOINT_INDEX
     return _classify_protobuf(data)
@@ -142,6 +147,14 @@ def zip_eocd(data: bytes | bytearray | memoryview) -> int | None:
                 return at
         pos = tail.rfind(b"PK\x05\x06", 0, pos)
     return None
+
+
+def _is_json(data: bytes | bytearray | memoryview) -> bool:
+    try:
+        json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def _is_tar(head: bytes) -> bool:

@@ -9,7 +9,7 @@ from vallum.scan.archive import pickle_input, scan_npy, scan_zip
 from vallum.scan.classify import STRONG, TABLE_MAGIC, Kind, classify, hdf5_offset, zip_eocd
 from vallum.scan.gguf import scan_gguf
 from vallum.scan.job import Job, Limits
-from vallum.scan.keras import scan_h5
+from vallum.scan.keras import scan_h5, scan_json
 from vallum.scan.onnx import scan_onnx
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.safetensors import scan_safetensors
@@ -100,6 +100,8 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
             location,
         )
         return "tf-checkpoint-data"
+    if kind is Kind.JSON:
+        return scan_json(job, data, location)
     if kind is Kind.TAR:
         return scan_tar(job, data, location, depth)
     if kind in _COMPRESSED:

@@ -243,3 +243,38 @@ def _h5_record(job: Job, record: dict[str, Any], location: str) -> None:
         report.incomplete("keras.config-json", "model config attribute is not a string", where)
     elif kind == "limit":
         report.incomplete("hdf5.too-many-objects", "object limit reached", location)
+
+
+def scan_json(job: Job, data: memoryview, location: str) -> str:
+    """A loose JSON file of a model directory: configs, tokenizer settings.
+
+    Chat templates are judged like GGUF's; anything shaped like a Keras config
+    (``class_name`` keys) is walked with the Keras rules; ``auto_map`` (Hugging Face
+    remote code) names Python files that run on load, which a scan cannot judge.
+    """
+    from vallum.scan.template import scan_template  # GGUF's template checks
+
+    report = job.report
+    parsed = _json(bytes(data), location, report)
+    if parsed is None:
+        return "json"
+    stack: list[tuple[Any, str]] = [(parsed, location)]
+    keras_like = False
+    while stack:
+        obj, where = stack.pop()
+        if isinstance(obj, dict):
+            keras_like = keras_like or "class_name" in obj
+            for key, value in obj.items():
+                here = f"{where}/{key}"
+                if key == "auto_map":
+                    report.incomplete(
+                        "json.remote-code", "auto_map names Python code loaded with the model", here
+                    )
+                if "template" in str(key) and isinstance(value, str):
+                    scan_template(value, here, report)
+                stack.append((value, here))
+        elif isinstance(obj, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if keras_like:
+        check_config(parsed, location, report, max_nodes=job.limits.max_config_nodes)
+    return "json"

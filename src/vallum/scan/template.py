@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2.ext import Extension
+from jinja2.parser import Parser
 
 from vallum.scan.verdict import Report, Severity
 
@@ -84,10 +86,25 @@ PLAIN = (
     nodes.Dict, nodes.Pair, nodes.Keyword, nodes.CondExpr, nodes.And, nodes.Or, nodes.Not,
     nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Add, nodes.Sub, nodes.Div,
     nodes.FloorDiv, nodes.Mod, nodes.Concat, nodes.Slice, nodes.ScopedEvalContextModifier,
-    nodes.EvalContextModifier, nodes.Const,
+    nodes.EvalContextModifier, nodes.Const, nodes.Scope,
 )  # fmt: skip
 
-_ENV = Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"], autoescape=False)  # noqa: S701 - parsed only, never rendered
+
+class _GenerationTag(Extension):
+    """Hugging Face's ``{% generation %}…{% endgeneration %}`` (marks assistant text)."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.Scope(body, lineno=lineno)
+
+
+# autoescape only affects rendering, which never happens here
+_ENV = Environment(
+    extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", _GenerationTag], autoescape=True
+)
 
 
 def scan_template(source: str, location: str, report: Report) -> None:

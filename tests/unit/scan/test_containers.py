@@ -213,3 +213,15 @@ def test_torchscript_code_is_not_judged_safe() -> None:
     result = _scan(data)
     assert result.verdict is Verdict.UNSCANNABLE
     assert "torch.torchscript-code" in _rules(result)
+
+
+def test_json_files_of_a_model_directory() -> None:
+    tokenizer = b'{"chat_template": "{% generation %}{{ m }}{% endgeneration %}", "eos": "x"}'
+    assert _scan(tokenizer).verdict is Verdict.SAFE
+    evil = b'{"chat_template": "{{ cycler.__init__.__globals__ }}"}'
+    assert _scan(evil).verdict is Verdict.UNSAFE
+    remote = _scan(b'{"auto_map": {"AutoModel": "modeling_x.Model"}}')
+    assert remote.verdict is Verdict.UNSCANNABLE
+    keras_cfg = b'{"module": "os", "class_name": "system", "config": {}}'
+    assert _scan(keras_cfg).verdict is Verdict.UNSAFE
+    assert _scan(b"[1, 2, 3]").verdict is Verdict.SAFE
