@@ -8,11 +8,13 @@ formats back to the dispatcher.
 from __future__ import annotations
 
 import ast
+import math
+import re
 import stat
 import struct
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from vallum.scan.classify import STRONG, Kind, classify, zip_eocd
 from vallum.scan.job import MemoryReader
@@ -70,6 +72,51 @@ def scan_npy(data: memoryview, location: str, report: Report) -> None:
             location,
         )
         scan_pickle_stream(bytes(data[start + size :]), f"{location}:data", report)
+        return
+    expected = _npy_bytes(header)
+    body = len(data) - start - size
+    if expected is None:
+        return
+    if body < expected:
+        report.incomplete(
+            "npy.truncated", f"{body} data bytes, the header says {expected}", location
+        )
+    elif body > expected:
+        rest = data[start + size + expected :]
+        kind = classify(rest)
+        if kind in STRONG or kind is Kind.PICKLE:
+            report.add(
+                "polyglot.trailing-format",
+                Severity.HIGH,
+                f"a {kind} payload follows the array data",
+                f"{location}@{start + size + expected}",
+            )
+        else:
+            report.add(
+                "npy.trailing-data", Severity.LOW, f"{len(rest)} bytes after the array", location
+            )
+
+
+_NPY_DESCR = re.compile(r"[<>|=]?([a-zA-Z])(\d*)")
+_NPY_UNIT = {"U": 4}
+
+
+def _npy_bytes(header: dict[str, Any]) -> int | None:
+    """The array's data size from a simple descr (``'<f4'``, ``'|b1'``, ``'<U8'``) and shape."""
+    descr, shape = header.get("descr"), header.get("shape")
+    if not isinstance(descr, str) or not isinstance(shape, tuple):
+        return None
+    match = _NPY_DESCR.fullmatch(descr)
+    if match is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    code, digits = match.groups()
+    if code in "?bB":
+        item = int(digits or 1)
+    elif digits:
+        item = int(digits) * _NPY_UNIT.get(code, 1)
+    else:
+        return None
+    return math.prod(shape) * item
 
 
 def zip_kind(names: list[str]) -> str:

@@ -18,7 +18,7 @@ _EOCD = struct.Struct("<4s4H2IH")
 _ZIP64_LOCATOR = b"PK\x06\x07"
 
 #: Field numbers of the protobuf messages recognised by content.
-_ONNX_MODEL = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25})
+_ONNX_MODEL = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26})
 _ONNX_GRAPH = frozenset({1, 2, 5, 10, 11, 12, 13, 14, 15, 16})
 _SAVED_MODEL = frozenset({1, 2})
 _META_GRAPH = frozenset({1, 2, 3, 4, 5, 6, 7})

@@ -225,3 +225,17 @@ def test_json_files_of_a_model_directory() -> None:
     keras_cfg = b'{"module": "os", "class_name": "system", "config": {}}'
     assert _scan(keras_cfg).verdict is Verdict.UNSAFE
     assert _scan(b"[1, 2, 3]").verdict is Verdict.SAFE
+
+
+def _npy(descr: str, shape: str, body: bytes) -> bytes:
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header = header.ljust(118) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
+
+
+def test_npy_data_length_and_trailing_payload() -> None:
+    assert _scan(_npy("<f4", "(2, 2)", bytes(16))).verdict is Verdict.SAFE
+    assert _scan(_npy("<f4", "(2, 2)", bytes(8))).verdict is Verdict.UNSCANNABLE
+    polyglot = _scan(_npy("<f4", "(2,)", bytes(8) + build.evil_pickle()))
+    assert polyglot.verdict is Verdict.UNSAFE
+    assert "polyglot.trailing-format" in _rules(polyglot)
