@@ -24,6 +24,7 @@ from vallum.scan.verdict import Report, Severity
 MAX_TEMPLATE = 1 << 20
 MAX_RANGE = 100_000
 MAX_REPEAT = 100_000
+MAX_ITERATIONS = 10_000_000
 
 #: Globals that expose Python objects (Jinja's own, Flask's, the template itself).
 GADGETS = frozenset(
@@ -212,10 +213,22 @@ class _Checker:
                 node,
             )
 
-    def _visit(self, node: nodes.Node) -> None:
+    def _visit(self, node: nodes.Node, iterations: float = 1) -> None:
         self._check(node)
+        if isinstance(node, nodes.For) and isinstance(node.iter, nodes.Call):
+            callee = node.iter.node
+            if isinstance(callee, nodes.Name) and callee.name == "range":
+                iterations *= max([1.0, *(_magnitude(a) for a in node.iter.args)])
+                if iterations > MAX_ITERATIONS:
+                    self.add(
+                        "template.resource-exhaustion",
+                        Severity.HIGH,
+                        "nested loops run more than 10 million times",
+                        node,
+                    )
+                    iterations = 1
         for child in node.iter_child_nodes():
-            self._visit(child)
+            self._visit(child, iterations)
 
     def _check(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Name):
@@ -357,6 +370,8 @@ def _magnitude(expr: nodes.Node) -> float:
     """An upper bound of a constant numeric expression's size (0 when not constant)."""
     if isinstance(expr, nodes.Const):
         value = expr.value
+        if isinstance(value, str):
+            return len(value)  # a repeated string grows with its length
         if isinstance(value, bool) or not isinstance(value, int | float):
             return 0
         return abs(value)

@@ -104,6 +104,8 @@ BENIGN_TEMPLATES = [
     "{% for i in range(messages|length) %}{% set tcs = messages[i]['tool_calls'] %}"
     "{{ tcs[0] if tcs }}{% endfor %}{{ raise_exception('bad') if false }}",
     "{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join }}",
+    "{{ '=' * 80 }}{% for i in range(3) %}{% for j in range(messages|length) %}{% endfor %}"
+    "{% endfor %}",
 ]
 
 EVIL_TEMPLATES = {
@@ -125,6 +127,8 @@ EVIL_TEMPLATES = {
     "map attr": "{{ messages|map(attribute='__class__')|list }}",
     "include": "{% include 'x' %}",
     "power": "{{ 9 ** 999 }}",
+    "repeat": "{{ 'x' * 90000 * 90000 }}",
+    "nested loops": "{% for i in range(9999) %}{% for j in range(9999) %}.{% endfor %}{% endfor %}",
 }
 
 
