@@ -9,7 +9,7 @@ ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
 SRC_PACKAGES = frozenset(
     {
         "models", "layers", "optimizers", "losses", "metrics", "initializers", "regularizers",
-        "constraints", "activations", "dtype_policies", "engine", "backend",
+        "constraints", "activations", "dtype_policies", "engine", "backend", "ops", "random",
     }
 )  # fmt: skip
 #: Functions a ``{"class_name": "function"}`` entry may name, by module family.
@@ -283,5 +283,6 @@ CLASSES = frozenset(
         "function",
         "InputSpec",
         "TensorShape",
+        "SeedGenerator",
     ]
 )
