@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import enum
+import io
 import json
+import pickletools
 import struct
 
 from vallum.scan import protobuf as pb
 
 #: Opcodes a protocol 0/1 pickle plausibly starts with.
 _P0_START = frozenset(b"(}])NIJKLMFSVUTXcigh")
+_OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: The footer of a TensorFlow checkpoint index (a LevelDB-format table).
 TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
@@ -108,6 +111,8 @@ def classify(data: bytes | bytearray | memoryview) -> Kind:
         return Kind.JSON
     if len(data) >= 48 and bytes(data[-8:]) == TABLE_MAGIC:
         return Kind.TF_CHECKPOINT_INDEX
+    if _decodes_as_pickle(head):
+        return Kind.PICKLE
     return _classify_protobuf(data)
 
 
@@ -196,6 +201,27 @@ def _plausible_protocol0(head: bytes) -> bool:
         line = head[1:].split(b"\n", 1)[0]
         return b"\n" in head and line.replace(b".", b"").replace(b"_", b"").isalnum()
     return True
+
+
+def _decodes_as_pickle(head: bytes) -> bool:
+    """A pickle without a PROTO header (the VM accepts any protocol's opcodes anyway).
+
+    The opcodes are only decoded (pickletools executes nothing): the head must reach a
+    STOP, or decode 16 opcodes before it runs out.
+    """
+    if not head or head[0] not in _OPCODES:
+        return False
+    count = 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if opcode.name == "STOP":
+                return count > 1
+            if count >= 16:
+                return True
+    except (ValueError, IndexError, KeyError, EOFError, OverflowError, UnicodeError, struct.error):
+        return count >= 16
+    return False
 
 
 def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:

@@ -239,3 +239,12 @@ def test_npy_data_length_and_trailing_payload() -> None:
     polyglot = _scan(_npy("<f4", "(2,)", bytes(8) + build.evil_pickle()))
     assert polyglot.verdict is Verdict.UNSAFE
     assert "polyglot.trailing-format" in _rules(polyglot)
+
+
+def test_pickle_without_proto_header_is_still_a_pickle() -> None:
+    headerless = build.evil_pickle()[2:]  # protocol-2 opcodes, no PROTO
+    assert classify(headerless) is Kind.PICKLE
+    assert _scan(headerless).verdict is Verdict.UNSAFE
+    short4 = b"\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R."
+    assert _scan(short4).verdict is Verdict.UNSAFE
+    assert classify(b"This is a README file\n") is Kind.UNKNOWN
