@@ -10,7 +10,7 @@ from vallum.scan.classify import STRONG, TABLE_MAGIC, Kind, classify, hdf5_offse
 from vallum.scan.gguf import scan_gguf
 from vallum.scan.job import Job, Limits
 from vallum.scan.keras import scan_h5, scan_json
-from vallum.scan.onnx import scan_onnx
+from vallum.scan.onnx import is_external_data, scan_onnx
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.safetensors import scan_safetensors
 from vallum.scan.savedmodel import scan_keras_metadata, scan_savedmodel
@@ -92,6 +92,14 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
         return scan_keras_metadata(job, data, location)
     if kind in (Kind.TF_FINGERPRINT, Kind.TF_CHECKPOINT_INDEX):
         return str(kind)  # hashes, tensor names, shapes and offsets: data only
+    if kind is Kind.UNKNOWN and depth == 0 and job.path is not None and is_external_data(job.path):
+        report.add(
+            "onnx.external-data-file",
+            Severity.INFO,
+            "raw tensor bytes an ONNX model beside it names as external data",
+            location,
+        )
+        return "onnx-external-data"
     if kind is Kind.UNKNOWN and depth == 0 and _is_checkpoint_shard(job.path):
         report.add(
             "tf.checkpoint-shard",

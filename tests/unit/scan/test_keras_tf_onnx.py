@@ -119,6 +119,9 @@ def test_onnx_external_data_on_disk(tmp_path: Path) -> None:
     (model / "weights.bin").write_bytes(bytes(8))
     (model / "ok.onnx").write_bytes(build.onnx({"location": "weights.bin"}))
     assert scan_file(model / "ok.onnx").verdict is Verdict.SAFE
+    assert scan_file(model / "weights.bin").verdict is Verdict.SAFE  # named by ok.onnx
+    (model / "stray.bin").write_bytes(bytes(8))
+    assert scan_file(model / "stray.bin").verdict is Verdict.UNSCANNABLE
     (tmp_path / "outside").write_bytes(b"secret")
     os.symlink(tmp_path / "outside", model / "link.bin")
     (model / "sym.onnx").write_bytes(build.onnx({"location": "link.bin"}))
