@@ -10,6 +10,7 @@ they need a custom-op library the runtime must load.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path, PurePosixPath
 
 from vallum.scan import protobuf as pb
@@ -193,24 +194,37 @@ def _walk_model(walk: _Walk, data: memoryview) -> None:
         )
 
 
-def is_external_data(path: Path, max_models: int = 16, max_bytes: int = 2 << 30) -> bool:
+def is_external_data(path: Path) -> bool:
     """Whether an ONNX model (``*.onnx``) in this or a parent directory names ``path``
     as its external data; the models are decoded to check, never trusted by name."""
     target = path.resolve()
     for directory in list(path.parents)[:3]:
-        models = sorted(directory.glob("*.onnx"))[:max_models]
-        for model in models:
+        try:
+            stamp = directory.stat().st_mtime_ns
+        except OSError:
+            continue
+        if target in _external_targets(directory, stamp):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _external_targets(
+    directory: Path, _stamp: int, max_models: int = 16, max_bytes: int = 2 << 30
+) -> frozenset[Path]:
+    """Files the ONNX models of ``directory`` name as external data (cached per mtime)."""
+    out: set[Path] = set()
+    for model in sorted(directory.glob("*.onnx"))[:max_models]:
+        try:
             if model.is_symlink() or not model.is_file() or model.stat().st_size > max_bytes:
                 continue
             walk = _Walk(Job(Report(), lambda *_: "", base_dir=directory), str(model))
-            try:
-                _walk_model(walk, memoryview(model.read_bytes()))
-            except OSError:
+            _walk_model(walk, memoryview(model.read_bytes()))
+        except OSError:
+            continue
+        for location in walk.locations:
+            norm = location.replace("\\", "/")
+            if norm.startswith(("/", "~")) or ".." in norm.split("/") or ":" in norm:
                 continue
-            for location in walk.locations:
-                norm = location.replace("\\", "/")
-                if norm.startswith(("/", "~")) or ".." in norm.split("/") or ":" in norm:
-                    continue
-                if (directory / norm).resolve() == target:
-                    return True
-    return False
+            out.add((directory / norm).resolve())
+    return frozenset(out)
