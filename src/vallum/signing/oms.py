@@ -24,6 +24,7 @@ import enum
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -385,7 +386,11 @@ def verify_signature(spec: VerifierSpec, signature: Path) -> SignedManifest:
             f"signature {signature} is not a valid Sigstore bundle ({type(exc).__name__})"
         ) from exc
     try:
-        expected = verifier.verify(sig)
+        with warnings.catch_warnings():
+            # model_signing calls the deprecated Logger.warn for certificates without
+            # KeyUsage; the verdict below is what matters.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            expected = verifier.verify(sig)
     except Exception as exc:
         reason = _mismatch_reason(exc)
         if reason is not None:
@@ -407,13 +412,23 @@ def _signed_manifest(expected: Any, fingerprint: str, signature: Path) -> Signed
             f"signature {signature} uses serialization {method}/{hash_type}; "
             "Vallum verifies sha256 by files or shards"
         )
-    shard_size = args.get("shard_size") if method == "shards" else None
-    if method == "shards" and (not isinstance(shard_size, int) or shard_size <= 0):
-        raise SignatureFileError(f"signature {signature} has an invalid shard size")
+    shard_size: int | None = None
+    if method == "shards":
+        # The predicate is a protobuf Struct: its numbers come back as floats.
+        raw = args.get("shard_size")
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
+            raise SignatureFileError(f"signature {signature} has an invalid shard size")
+        shard_size = raw
     resources = {}
     for rd in expected.resource_descriptors():
-        if rd.digest.algorithm != "sha256":
-            raise SignatureFileError(f"signature {signature} has a non-sha256 resource")
+        want = "sha256" if shard_size is None else f"sha256-sharded-{shard_size}"
+        if rd.digest.algorithm != want:
+            raise SignatureFileError(
+                f"signature {signature} has a resource hashed with "
+                f"{rd.digest.algorithm!r}, not {want!r}"
+            )
         resources[rd.identifier] = rd.digest.digest_hex
     ignore = tuple(str(p) for p in args.get("ignore_paths", ()))
     return SignedManifest(
