@@ -135,7 +135,13 @@ def verify(
     when Vallum is initialised.
     """
     method = (
-        Method.KEY if public_key else Method.CERTIFICATE if certificate_chain else Method.SIGSTORE
+        Method.KEY
+        if public_key
+        else Method.CERTIFICATE
+        if certificate_chain
+        else Method.SIGSTORE
+        if identity or oidc_issuer
+        else "none"
     )
     try:
         result = verify_model(
