@@ -215,6 +215,15 @@ def _payload(model_name: str, resources: Mapping[str, str], serialization: Seria
 
 def make_signer(spec: SignerSpec) -> Any:
     """model_signing's signer for ``spec``; for Sigstore this reaches the network."""
+    if spec.method is Method.SIGSTORE:
+        return _make_signer(spec)
+    try:
+        return _make_signer(spec)
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyFileError(f"cannot load the signing key ({type(exc).__name__})") from exc
+
+
+def _make_signer(spec: SignerSpec) -> Any:
     match spec.method:
         case Method.KEY:
             from model_signing._signing import sign_ec_key
