@@ -70,7 +70,9 @@ class LongStr:
     __slots__ = ()
 
 
-OPAQUE = Obj("")  # lists, dicts, sets built by the pickle itself
+OPAQUE = Obj("")  # a value nothing is known about
+CONTAINER = Obj("container")  # lists, dicts, sets built by the pickle itself
+PERSISTENT = Obj("persistent")  # what the loader's persistent_load returns (torch storages)
 LONG_STR = LongStr()
 
 
@@ -178,8 +180,23 @@ class Judge:
 GETATTR = frozenset({"builtins.getattr", "__builtin__.getattr"})
 
 
-def _public(name: Any) -> bool:
-    return name.__class__ is str and name.isidentifier() and not name.startswith("_")
+def as_name(value: Any) -> str | None:
+    """A string constant as the unpickler would decode it; None for anything else.
+
+    String opcodes are kept as the raw UTF-8 ``bytes`` until used as a name.
+    """
+    if value.__class__ is str:
+        return str(value)
+    if value.__class__ is bytes:
+        try:
+            return bytes(value).decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _public(name: str | None) -> bool:
+    return name is not None and name.isidentifier() and not name.startswith("_")
 
 
 def _getattr(j: Judge, fn: Global, args: Any, pos: int) -> Any:
@@ -195,18 +212,19 @@ def _getattr(j: Judge, fn: Global, args: Any, pos: int) -> Any:
         j.escape(args)
         j.flag("pickle.getattr.unresolved", "getattr with arguments the scan cannot resolve", pos)
         return Obj("")
-    obj, name = args
-    if not _public(name):
+    obj, raw_name = args
+    name = as_name(raw_name)
+    if name is None or not _public(name):
         j.escape(obj)
         j.flag(
             "pickle.getattr.unresolved",
-            f"getattr with a non-public or computed attribute name {_show(name)}",
+            f"getattr with a non-public or computed attribute name {_show(raw_name)}",
             pos,
             Severity.CRITICAL,
         )
         return Obj("")
     ocls = obj.__class__
-    if ocls in (str, int, float, bool, Blob):
+    if ocls in (str, bytes, int, float, bool, Blob):
         return BoundMethod(on_constant=True)
     if ocls is Global:
         if obj.target in GETATTR:
@@ -227,8 +245,9 @@ def _getattr(j: Judge, fn: Global, args: Any, pos: int) -> Any:
 
 def _lookup_by_name(j: Judge, fn: Global, args: Any, pos: int) -> Any:
     """``_ufunc_reconstruct(module, name)`` imports ``module.name``: judge that."""
-    if args.__class__ is tuple and len(args) == 2 and all(a.__class__ is str for a in args):
-        module, name = args
+    names = [as_name(a) for a in args] if args.__class__ is tuple and len(args) == 2 else []
+    if len(names) == 2 and names[0] is not None and names[1] is not None:
+        module, name = names[0], names[1]
         if j.judge_target(module, name, j.where(pos)):
             return Global(module, name, j.where(pos))
         return Obj("")
@@ -264,8 +283,9 @@ def _load_from_bytes(j: Judge, fn: Global, args: Any, pos: int) -> Any:
 
 
 def _show(value: Any) -> str:
-    if value.__class__ is str:
-        return repr(value[:64])
+    name = as_name(value)
+    if name is not None:
+        return repr(name[:64])
     return f"<{type(value).__name__}>"
 
 

@@ -23,13 +23,16 @@ import struct
 import time
 
 from vallum.scan.pickle_values import (
+    CONTAINER,
     LONG_STR,
     MAX_NAME_CHARS,
     OPAQUE,
+    PERSISTENT,
     Blob,
     Global,
     Judge,
     Obj,
+    as_name,
 )
 from vallum.scan.verdict import Finding, Report, Severity
 
@@ -37,6 +40,12 @@ MAX_ITEMS = 5_000_000
 MAX_NESTING = 3
 TIME_BUDGET_S = 300.0
 _CHUNK = 1 << 20
+
+#: Scalar constants (width of the argument + 1): BININT1, BININT2, BININT,
+#: BINFLOAT, NONE, NEWTRUE, NEWFALSE.
+_SCALAR = bytes(
+    {0x4B: 2, 0x4D: 3, 0x4A: 5, 0x47: 9, 0x4E: 1, 0x88: 1, 0x89: 1}.get(op, 0) for op in range(256)
+)
 
 _U2 = struct.Struct("<H").unpack_from
 _I4 = struct.Struct("<i").unpack_from
@@ -102,6 +111,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
     proto = 0
     call = j.call
     escape = j.escape
+    getattr_seen = j.pending_getattr  # escapes only matter once a getattr is imported
     while True:
         if len(stack) + len(memo) + len(metastack) > MAX_ITEMS:
             raise MalformedPickle(f"more than {MAX_ITEMS} values: too complex to scan")
@@ -114,23 +124,24 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
             op = buf[pos]
             pos += 1
             # most frequent opcodes of real checkpoints first
-            if op == 0x71:  # BINPUT
-                memo[buf[pos]] = stack[-1]
+            if op == 0x68:  # BINGET
+                stack.append(memo[buf[pos]])
                 pos += 1
             elif op == 0x94:  # MEMOIZE
                 memo[len(memo)] = stack[-1]
-            elif op == 0x68:  # BINGET
-                stack.append(memo[buf[pos]])
+            elif op == 0x71:  # BINPUT
+                memo[buf[pos]] = stack[-1]
                 pos += 1
-            elif op == 0x8C:  # SHORT_BINUNICODE
+            elif op == 0x8C:  # SHORT_BINUNICODE: kept as bytes, decoded if used as a name
                 n = buf[pos]
                 pos += 1 + n
-                if pos > end:
-                    raise MalformedPickle("string runs past the end")
-                stack.append(str(buf[pos - n : pos], "utf-8", "surrogatepass"))
-            elif op == 0x4B:  # BININT1
-                stack.append(buf[pos])
-                pos += 1
+                stack.append(buf[pos - n : pos])
+            elif _SCALAR[op]:  # BININT*, BINFLOAT, NONE, bools: their values never matter
+                stack.append(0)
+                pos += _SCALAR[op] - 1
+            elif op == 0x28:  # MARK
+                metastack.append(stack)
+                stack = []
             elif op == 0x85:  # TUPLE1
                 stack[-1] = (stack[-1],)
             elif op == 0x86:  # TUPLE2
@@ -143,38 +154,27 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
             elif op == 0x52:  # REDUCE
                 args = stack.pop()
                 stack[-1] = call(stack[-1], args, pos - 1)
-            elif op == 0x28:  # MARK
-                metastack.append(stack)
-                stack = []
             elif op == 0x29:  # EMPTY_TUPLE
                 stack.append(())
-            elif op == 0x89:  # NEWFALSE
-                stack.append(False)
-            elif op == 0x88:  # NEWTRUE
-                stack.append(True)
-            elif op == 0x4E:  # NONE
-                stack.append(None)
-            elif op == 0x4A:  # BININT
-                stack.append(_I4(buf, pos)[0])
-                pos += 4
-            elif op == 0x4D:  # BININT2
-                stack.append(_U2(buf, pos)[0])
-                pos += 2
-            elif op == 0x51:  # BINPERSID: torch's ('storage', type, key, device, numel)
-                escape(stack[-1])
-                stack[-1] = Obj("persistent")
-            elif op in (0x7D, 0x5D, 0x8F):  # EMPTY_DICT, EMPTY_LIST, EMPTY_SET
-                stack.append(Obj("container"))
-            elif op in (0x75, 0x65, 0x90):  # SETITEMS, APPENDS, ADDITEMS
+            elif op == 0x7D or op == 0x5D or op == 0x8F:  # EMPTY_DICT, EMPTY_LIST, EMPTY_SET
+                stack.append(CONTAINER)
+            elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS, APPENDS, ADDITEMS
                 items = stack
                 stack = metastack.pop()
-                escape(items)
-                _container(j, stack[-1], pos - 1)
-            elif op in (0x73, 0x61):  # SETITEM, APPEND
+                if getattr_seen:
+                    escape(items)
+                if stack[-1].__class__ is Global:
+                    j.flag("pickle.build.on-import", "adds items to an import", pos - 1)
+            elif op == 0x51:  # BINPERSID: torch's ('storage', type, key, device, numel)
+                if getattr_seen:
+                    escape(stack[-1])
+                stack[-1] = PERSISTENT
+            elif op == 0x73 or op == 0x61:  # SETITEM, APPEND
                 escape(stack.pop())
                 if op == 0x73:
                     escape(stack.pop())
-                _container(j, stack[-1], pos - 1)
+                if stack[-1].__class__ is Global:
+                    j.flag("pickle.build.on-import", "adds items to an import", pos - 1)
             elif op == 0x74:  # TUPLE
                 items = stack
                 stack = metastack.pop()
@@ -191,21 +191,17 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 target = stack[-1]
                 if target.__class__ is Global:
                     j.flag("pickle.build.on-import", "BUILD sets attributes of an import", pos - 1)
-            elif op == 0x47:  # BINFLOAT
-                stack.append(0.0)
-                pos += 8
             elif op == 0x95:  # FRAME: an 8-byte length; the frame's opcodes follow inline
                 if _U8(buf, pos)[0] > end - pos - 8:
                     raise MalformedPickle("FRAME longer than the data")
                 pos += 8
             elif op == 0x93:  # STACK_GLOBAL
-                name = stack.pop()
-                module = stack.pop()
-                if module.__class__ is str and name.__class__ is str:
+                name = as_name(stack.pop())
+                module = as_name(stack.pop())
+                if module is not None and name is not None:
                     module, name = _py2_name(module, name, proto)
                     stack.append(j.import_(module, name, pos - 1))
                 else:
-                    escape((module, name))
                     j.flag(
                         "pickle.import.unresolved",
                         "STACK_GLOBAL with a module or name that is not a constant string",
@@ -221,11 +217,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 pos += n
                 if pos > end:
                     raise MalformedPickle("string runs past the end")
-                stack.append(
-                    str(buf[pos - n : pos], "utf-8", "surrogatepass")
-                    if n <= MAX_NAME_CHARS
-                    else LONG_STR
-                )
+                stack.append(buf[pos - n : pos] if n <= MAX_NAME_CHARS else LONG_STR)
             elif op in (0x43, 0x42, 0x8E, 0x96):  # SHORT_BINBYTES, BINBYTES(8), BYTEARRAY8
                 if op == 0x43:
                     n, pos = buf[pos], pos + 1
@@ -284,7 +276,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
             elif op in (0x6C, 0x64, 0x91):  # LIST, DICT, FROZENSET
                 escape(stack)
                 stack = metastack.pop()
-                stack.append(Obj("container"))
+                stack.append(CONTAINER)
             elif op == 0x30:  # POP
                 stack.pop()
             elif op == 0x31:  # POP_MARK
@@ -327,7 +319,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 stack.append(raw.decode("raw-unicode-escape"))
             elif op == 0x50:  # PERSID
                 _raw, pos = _line(buf, pos)
-                stack.append(Obj("persistent"))
+                stack.append(PERSISTENT)
             elif op in (0x82, 0x83, 0x84):  # EXT1, EXT2, EXT4
                 width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
                 if pos + width > end:
@@ -347,11 +339,6 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 _ = stack[-1]  # must exist
             else:
                 raise MalformedPickle(f"unknown opcode 0x{op:02x}")
-
-
-def _container(j: Judge, target: object, pos: int) -> None:
-    if target.__class__ is Global:
-        j.flag("pickle.build.on-import", "adds items to an import (not a container)", pos)
 
 
 def _scan_one(data: bytes, offset: int, location: str, deadline: float) -> tuple[int, Judge]:
