@@ -48,10 +48,16 @@ class Obj:
 class BoundMethod:
     """``getattr(value, 'public_name')`` on a constant or a constructed object."""
 
-    __slots__ = ("on_constant",)
+    __slots__ = ("name", "on_constant")
 
-    def __init__(self, on_constant: bool) -> None:
+    def __init__(self, on_constant: bool, name: str) -> None:
         self.on_constant = on_constant
+        self.name = name
+
+
+#: Methods of constants that reach into their arguments (``"{0.x}".format(obj)``
+#: looks up attributes and items, which can run a defaultdict factory).
+REACHING_METHODS = frozenset({"format", "format_map"})
 
 
 class Blob:
@@ -166,7 +172,7 @@ class Judge:
             self.escape(args)
             return Obj(fn.target)
         self.escape(args)
-        if cls is BoundMethod and fn.on_constant:
+        if cls is BoundMethod and fn.on_constant and fn.name not in REACHING_METHODS:
             return Obj("")  # e.g. "abc".upper(): a pure method of a str/bytes/number
         self.flag(
             "pickle.call.unresolved",
@@ -225,7 +231,7 @@ def _getattr(j: Judge, fn: Global, args: Any, pos: int) -> Any:
         return Obj("")
     ocls = obj.__class__
     if ocls in (str, bytes, int, float, bool, Blob):
-        return BoundMethod(on_constant=True)
+        return BoundMethod(on_constant=True, name=name)
     if ocls is Global:
         if obj.target in GETATTR:
             j.escape(obj)
@@ -233,7 +239,7 @@ def _getattr(j: Judge, fn: Global, args: Any, pos: int) -> Any:
         ok = j.judge_target(obj.module, f"{obj.name}.{name}", j.where(pos))
         return Global(obj.module, f"{obj.name}.{name}", j.where(pos)) if ok else Obj("")
     if ocls is Obj and obj.origin:
-        return BoundMethod(on_constant=False)
+        return BoundMethod(on_constant=False, name=name)
     j.flag(
         "pickle.getattr.unresolved",
         f"getattr({_show(name)}) on a value the scan cannot tie to an allowlisted import",
