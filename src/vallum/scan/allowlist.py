@@ -21,6 +21,8 @@ Deliberately absent (and never to be added): ``functools.partial``,
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _BUILTIN_TYPES = (
     "set", "frozenset", "dict", "list", "tuple", "slice", "bytearray", "complex",
     "bytes", "str", "int", "float", "bool", "range", "object",
@@ -203,6 +205,7 @@ def target(module: str, name: str) -> str:
     return f"{module}.{name}"
 
 
+@lru_cache(maxsize=4096)
 def is_allowed(module: str, name: str) -> bool:
     full = target(module, name)
     if full in ALLOWED:
@@ -219,6 +222,7 @@ def is_allowed(module: str, name: str) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def is_denied(module: str, name: str) -> bool:
     full = target(module, name)
     parts = full.split(".")
