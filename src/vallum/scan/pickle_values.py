@@ -37,12 +37,16 @@ class Global:
 
 
 class Obj:
-    """Something a call or a container op produced; ``origin`` is the callee's target."""
+    """Something a call or a container op produced; ``origin`` is the callee's target.
 
-    __slots__ = ("origin",)
+    ``info`` keeps the one detail some values need later (a numpy dtype's descr).
+    """
 
-    def __init__(self, origin: str) -> None:
+    __slots__ = ("info", "origin")
+
+    def __init__(self, origin: str, info: Any = None) -> None:
         self.origin = origin
+        self.info = info
 
 
 class BoundMethod:
@@ -288,6 +292,13 @@ def _load_from_bytes(j: Judge, fn: Global, args: Any, pos: int) -> Any:
     return Obj("")
 
 
+def _dtype(j: Judge, fn: Global, args: Any, pos: int) -> Any:
+    """``numpy.dtype(descr, align, copy)``: keep the descr (joblib sizes arrays by it)."""
+    j.escape(args)
+    descr = as_name(args[0]) if args.__class__ is tuple and args else None
+    return Obj(fn.target, descr)
+
+
 def _show(value: Any) -> str:
     name = as_name(value)
     if name is not None:
@@ -302,4 +313,5 @@ GUARDED: dict[str, Handler] = {
     **dict.fromkeys(allowlist.LOOKUP_BY_NAME, _lookup_by_name),
     **dict.fromkeys(allowlist.CLASS_FACTORIES, _class_args),
     **dict.fromkeys(allowlist.NESTED_LOADERS, _load_from_bytes),
+    "numpy.dtype": _dtype,
 }

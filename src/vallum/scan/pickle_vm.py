@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import _compat_pickle
 import codecs
+import math
+import re
 import struct
 import time
+from typing import Any
 
 from vallum.scan.pickle_values import (
     CONTAINER,
@@ -41,11 +44,18 @@ MAX_NESTING = 3
 TIME_BUDGET_S = 300.0
 _CHUNK = 1 << 20
 
-#: Scalar constants (width of the argument + 1): BININT1, BININT2, BININT,
-#: BINFLOAT, NONE, NEWTRUE, NEWFALSE.
-_SCALAR = bytes(
-    {0x4B: 2, 0x4D: 3, 0x4A: 5, 0x47: 9, 0x4E: 1, 0x88: 1, 0x89: 1}.get(op, 0) for op in range(256)
+#: Scalar constants whose values never matter (width of the argument + 1):
+#: BINFLOAT, NEWTRUE, NEWFALSE.
+_SCALAR = bytes({0x47: 9, 0x88: 1, 0x89: 1}.get(op, 0) for op in range(256))
+
+#: joblib writes each array's raw bytes into the stream right after the wrapper's BUILD.
+JOBLIB_WRAPPERS = frozenset(
+    {
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    }
 )
+_DESCR = re.compile(r"[<>|=]?([biufcmMOSUV])(\d+)(?:\[\w+\])?")
 
 _U2 = struct.Struct("<H").unpack_from
 _I4 = struct.Struct("<i").unpack_from
@@ -112,6 +122,8 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
     call = j.call
     escape = j.escape
     getattr_seen = j.pending_getattr  # escapes only matter once a getattr is imported
+    last_dict: object = None  # the dict the last SETITEMS filled, and its items
+    last_items: list[object] = []
     while True:
         if len(stack) + len(memo) + len(metastack) > MAX_ITEMS:
             raise MalformedPickle(f"more than {MAX_ITEMS} values: too complex to scan")
@@ -136,9 +148,20 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 n = buf[pos]
                 pos += 1 + n
                 stack.append(buf[pos - n : pos])
-            elif _SCALAR[op]:  # BININT*, BINFLOAT, NONE, bools: their values never matter
+            elif op == 0x4B:  # BININT1
+                stack.append(buf[pos])
+                pos += 1
+            elif _SCALAR[op]:  # BINFLOAT, bools: their values never matter
                 stack.append(0)
                 pos += _SCALAR[op] - 1
+            elif op == 0x4A:  # BININT
+                stack.append(_I4(buf, pos)[0])
+                pos += 4
+            elif op == 0x4D:  # BININT2
+                stack.append(_U2(buf, pos)[0])
+                pos += 2
+            elif op == 0x4E:  # NONE
+                stack.append(None)
             elif op == 0x28:  # MARK
                 metastack.append(stack)
                 stack = []
@@ -156,11 +179,14 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 stack[-1] = call(stack[-1], args, pos - 1)
             elif op == 0x29:  # EMPTY_TUPLE
                 stack.append(())
-            elif op == 0x7D or op == 0x5D or op == 0x8F:  # EMPTY_DICT, EMPTY_LIST, EMPTY_SET
+            elif op == 0x7D:  # EMPTY_DICT: its own value, so BUILD can find its items
+                stack.append(Obj("dict"))
+            elif op == 0x5D or op == 0x8F:  # EMPTY_LIST, EMPTY_SET
                 stack.append(CONTAINER)
             elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS, APPENDS, ADDITEMS
                 items = stack
                 stack = metastack.pop()
+                last_dict, last_items = stack[-1], items
                 if getattr_seen:
                     escape(items)
                 if stack[-1].__class__ is Global:
@@ -191,6 +217,10 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 target = stack[-1]
                 if target.__class__ is Global:
                     j.flag("pickle.build.on-import", "BUILD sets attributes of an import", pos - 1)
+                elif target.__class__ is Obj and target.origin in JOBLIB_WRAPPERS:
+                    fields = last_items if state is last_dict else []
+                    pos = _joblib_array(buf, pos, fields, j, deadline)
+                    stack[-1] = Obj("numpy.ndarray")
             elif op == 0x95:  # FRAME: an 8-byte length; the frame's opcodes follow inline
                 if _U8(buf, pos)[0] > end - pos - 8:
                     raise MalformedPickle("FRAME longer than the data")
@@ -339,6 +369,34 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 _ = stack[-1]  # must exist
             else:
                 raise MalformedPickle(f"unknown opcode 0x{op:02x}")
+
+
+def _joblib_array(buf: bytes, pos: int, fields: list[Any], j: Judge, deadline: float) -> int:
+    """Skip (or scan) the array joblib wrote after a NumpyArrayWrapper; the new offset.
+
+    Sized exactly as joblib's ``read_array`` reads it: an object array is a full
+    pickle (scanned with the same judge); otherwise an optional padding-length byte
+    and its padding, then ``prod(shape) * itemsize`` bytes.
+    """
+    state = {as_name(k): v for k, v in zip(fields[::2], fields[1::2], strict=False)}
+    shape, dtype = state.get("shape"), state.get("dtype")
+    descr = dtype.info if dtype.__class__ is Obj else None
+    match = _DESCR.fullmatch(descr) if isinstance(descr, str) else None
+    if (
+        match is None
+        or shape.__class__ is not tuple
+        or not all(d.__class__ is int and d >= 0 for d in shape)
+    ):
+        raise MalformedPickle("a joblib array whose size the scan cannot tell")
+    if match.group(1) == "O":
+        return _run(buf, pos, j, deadline)
+    if state.get("numpy_array_alignment_bytes") is not None:
+        pos += 1 + buf[pos]
+    itemsize = int(match.group(2)) * (4 if match.group(1) == "U" else 1)  # "U" counts chars
+    pos += math.prod(shape) * itemsize
+    if pos > len(buf):
+        raise MalformedPickle("a joblib array runs past the end")
+    return pos
 
 
 def _scan_one(data: bytes, offset: int, location: str, deadline: float) -> tuple[int, Judge]:
