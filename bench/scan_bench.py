@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import pickletools
 import platform
@@ -81,11 +82,12 @@ def detection(python: Path, work: Path) -> list[str]:
         key = ("tp" if flagged else "fn") if malicious else ("fp" if flagged else "tn")
         row[key] += 1
 
-    unscannable = 0
+    unscannable_files: list[str] = []
     for rel, path in files.items():
         result = scan_file(path)
-        unscannable += result.verdict is Verdict.UNSCANNABLE
         tally("vallum", rel, result.verdict is not Verdict.SAFE, False)
+        if result.verdict is Verdict.UNSCANNABLE:
+            unscannable_files.append(f"{rel} ({result.format})")
     by_path = {str(p): rel for rel, p in files.items()}
     out = subprocess.run(
         [str(python), str(RUNNER), "detect", *map(str, files.values())],
@@ -99,7 +101,9 @@ def detection(python: Path, work: Path) -> list[str]:
     mal = sum(bool(v["malicious"]) for v in labels.values())
     lines = [
         f"DEV corpus: {len(labels)} files ({mal} malicious, {len(labels) - mal} benign); "
-        f"Vallum counts `unsafe` and `unscannable` as flagged ({unscannable} unscannable).",
+        "Vallum counts `unsafe` and `unscannable` as flagged (both block); unscannable: "
+        + (", ".join(unscannable_files) or "none")
+        + ".",
         "",
         "| tool | malicious flagged | benign flagged (false positives) | errors |",
         "| --- | --- | --- | --- |",
@@ -174,40 +178,52 @@ def throughput(python: Path, work: Path, mib: int, repeats: int) -> list[str]:
     for p in files:  # warm the page cache for every tool alike
         p.read_bytes()
     workers = os.cpu_count() or 1
-    timings: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
-    def best(name: str, seconds: float) -> None:
-        timings[name] = min(seconds, timings.get(name, seconds))
+    def best(name: str, seconds: float, cpu_seconds: float) -> None:
+        wall[name] = min(seconds, wall.get(name, seconds))
+        cpu[name] = min(cpu_seconds, cpu.get(name, cpu_seconds))
 
     for _ in range(repeats):  # interleaved, best of each: the machine is shared
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         results = scan_files(files, jobs=1)
-        best("vallum, 1 process", time.perf_counter() - started)
+        best("vallum, 1 process", time.perf_counter() - started, time.process_time() - cpu_started)
         if any(r.verdict is not Verdict.SAFE for r in results):
             raise SystemExit(f"benign throughput set not safe: {[r.findings for r in results]}")
         started = time.perf_counter()
         scan_files(files, jobs=workers)
-        best(f"vallum, {workers} processes", time.perf_counter() - started)
+        best(f"vallum, {workers} processes", time.perf_counter() - started, float("nan"))
         out = subprocess.run(
             [str(python), str(RUNNER), "throughput", *map(str, files)],
             check=True,
             capture_output=True,
             text=True,
         )
-        best("picklescan, 1 process", json.loads(out.stdout)["seconds"])
-    base = timings["picklescan, 1 process"]
+        peer = json.loads(out.stdout)
+        best("picklescan, 1 process", peer["seconds"], peer["cpu_seconds"])
+    base_wall, base_cpu = wall["picklescan, 1 process"], cpu["picklescan, 1 process"]
+    mib = total / 2**20
     lines = [
-        f"Throughput set: {len(files)} state-dict-like pickles, {total / 2**20:.0f} MiB, "
+        f"Throughput set: {len(files)} state-dict-like pickles, {mib:.0f} MiB, "
         f"{ops:,} opcodes (4 tensors of 5 MiB and 3,000 of 1 KiB per file); "
-        f"best of {repeats} interleaved runs.",
+        f"best of {repeats} interleaved runs; load average {os.getloadavg()[0]:.1f} "
+        f"on {workers} cores.",
         "",
-        "| scanner | seconds | pickle MiB/s | opcodes/s | opcodes/s vs picklescan |",
-        "| --- | --- | --- | --- | --- |",
+        "| scanner | wall s | MiB/s (wall) | opcodes/s (wall) | vs picklescan (wall) "
+        "| CPU s | MiB/s (CPU) | opcodes/s (CPU) | vs picklescan (CPU) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, seconds in timings.items():
+    for name, seconds in wall.items():
+        c = cpu[name]
+        cpu_cells = (
+            "| - | - | - | -"
+            if math.isnan(c)
+            else f"| {c:.2f} | {mib / c:,.0f} | {ops / c:,.0f} | {base_cpu / c:.1f}x"
+        )
         lines.append(
-            f"| {name} | {seconds:.2f} | {total / 2**20 / seconds:,.0f} | "
-            f"{ops / seconds:,.0f} | {base / seconds:.1f}x |"
+            f"| {name} | {seconds:.2f} | {mib / seconds:,.0f} | {ops / seconds:,.0f} "
+            f"| {base_wall / seconds:.1f}x {cpu_cells} |"
         )
     return lines
 

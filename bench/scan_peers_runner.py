@@ -60,12 +60,12 @@ def detect(files: list[str]) -> None:
 def throughput(files: list[str]) -> None:
     from picklescan.scanner import scan_file_path
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     errors = 0
     for path in files:
         errors += bool(scan_file_path(path).scan_err)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"tool": "picklescan", "seconds": seconds, "errors": errors}))
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"tool": "picklescan", "seconds": seconds, "cpu_seconds": cpu_seconds}))
 
 
 if __name__ == "__main__":
