@@ -19,6 +19,8 @@ from vallum.scan.verdict import Finding, Severity
 
 #: Strings longer than this are not decoded (they cannot be import names).
 MAX_NAME_CHARS = 4096
+#: Findings kept per pickle (repeats of the same finding are kept once).
+MAX_FINDINGS = 1000
 
 
 class Global:
@@ -96,12 +98,26 @@ class Judge:
     pending_getattr: list[Global] = field(default_factory=list)
     used_getattr: set[int] = field(default_factory=set)
     seen_tuples: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    seen_findings: set[tuple[str, str]] = field(default_factory=set)
 
     def where(self, pos: int) -> str:
         return f"{self.location}@{pos}"
 
+    def add(self, finding: Finding) -> None:
+        """Record a finding once per rule and message, at most ``MAX_FINDINGS`` of them."""
+        key = (finding.rule, finding.message)
+        if key in self.seen_findings:
+            return
+        self.seen_findings.add(key)
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(finding)
+        elif len(self.findings) == MAX_FINDINGS:
+            self.findings.append(
+                Finding("pickle.findings-truncated", Severity.INFO, "further findings omitted", "")
+            )
+
     def flag(self, rule: str, message: str, pos: int, severity: Severity = Severity.HIGH) -> None:
-        self.findings.append(Finding(rule, severity, message, self.where(pos)))
+        self.add(Finding(rule, severity, message, self.where(pos)))
 
     def import_(self, module: str, name: str, pos: int) -> Global:
         g = Global(module, name, self.where(pos))
@@ -115,7 +131,7 @@ class Judge:
         if allowlist.is_allowed(module, name):
             return True
         critical = allowlist.is_denied(module, name)
-        self.findings.append(
+        self.add(
             Finding(
                 "pickle.import.not-allowed",
                 Severity.CRITICAL if critical else Severity.HIGH,
@@ -141,7 +157,7 @@ class Judge:
                     self.seen_tuples[id(v)] = v  # keeps it alive so the id stays unique
                     todo.extend(v)
             elif v.__class__ is Global and v.target in GETATTR:
-                self.findings.append(
+                self.add(
                     Finding(
                         "pickle.getattr.escapes",
                         Severity.CRITICAL,
@@ -155,7 +171,7 @@ class Judge:
         """``getattr`` imported but never called: the loader may call it later."""
         for g in self.pending_getattr:
             if id(g) not in self.used_getattr:
-                self.findings.append(
+                self.add(
                     Finding(
                         "pickle.import.not-allowed",
                         Severity.CRITICAL,

@@ -135,3 +135,16 @@ def test_exponential_shared_tuples_do_not_blow_up() -> None:
     report = _scan(b"\x80\x04" + b"\x8c\x0bcollections\x8c\x0bOrderedDict\x93" + body)
     assert time.perf_counter() - started < 2.0
     assert report.verdict() is Verdict.UNSAFE
+
+
+def test_findings_are_deduplicated_and_capped() -> None:
+    same = b"\x80\x02" + b"cos\nsystem\n0" * 5000 + b"N."
+    report = _scan(same)
+    assert [f.message for f in report.findings].count(
+        "imports os.system, which model formats do not need"
+    ) == 1
+    many = b"\x80\x02" + b"".join(b"cm%d\nf\n0" % i for i in range(5000)) + b"N."
+    report = _scan(many)
+    assert report.verdict() is Verdict.UNSAFE
+    assert len(report.findings) == 1001
+    assert report.findings[-1].rule == "pickle.findings-truncated"
