@@ -105,6 +105,11 @@ def _uri(path: str, root: Path) -> str:
     return quote(rel.as_posix())
 
 
+def _artifact(uri: str) -> dict[str, str]:
+    """Relative URIs resolve against %SRCROOT%; absolute ones stand alone."""
+    return {"uri": uri} if uri.startswith("file:") else {"uri": uri, "uriBaseId": "%SRCROOT%"}
+
+
 def _dir_uri(root: Path) -> str:
     uri = root.as_uri()
     return uri if uri.endswith("/") else uri + "/"
@@ -167,10 +172,7 @@ def to_sarif(
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": _dir_uri(root)}},
-                "artifacts": [
-                    {"location": {"uri": _uri(r.path, root), "uriBaseId": "%SRCROOT%"}}
-                    for r in results
-                ],
+                "artifacts": [{"location": _artifact(_uri(r.path, root))} for r in results],
                 "invocations": [{"executionSuccessful": True, "exitCode": exit_code}],
                 "results": sarif_results,
             }
@@ -188,7 +190,7 @@ def _result(r: FileResult, f: Finding, root: Path, rule_ids: list[str]) -> dict[
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": _artifact(uri),
                     "region": {"startLine": 1},
                 },
             }
