@@ -299,3 +299,21 @@ def test_stack_global_name_built_by_a_call_is_unresolved() -> None:
     result = _scan(data.stop())
     assert result.verdict is Verdict.UNSAFE
     assert any(f.rule == "pickle.import.unresolved" for f in result.findings)
+
+
+def test_allowlisted_loader_handed_to_a_higher_order_function() -> None:
+    # numpy's __randomstate_ctor(name, ctor) calls ctor(name): with torch's
+    # _load_from_bytes that is a nested torch.load the VM never sees called.
+    inner = payload("os", "system", "id", proto=2)
+    data = Asm(2).global_("numpy.random._pickle", "__randomstate_ctor").mark().bytes_(inner)
+    data.global_("torch.storage", "_load_from_bytes").tuple_().reduce()
+    result = _scan(data.stop())
+    assert result.verdict is Verdict.UNSAFE
+    assert any(f.rule == "pickle.call.escapes" for f in result.findings)
+
+
+def test_numpy_random_state_is_safe() -> None:
+    # What numpy writes for RandomState: __randomstate_ctor("MT19937", __bit_generator_ctor).
+    data = Asm(2).global_("numpy.random._pickle", "__randomstate_ctor").mark().str_("MT19937")
+    data.global_("numpy.random._pickle", "__bit_generator_ctor").tuple_().reduce()
+    assert _scan(data.stop()).verdict is Verdict.SAFE

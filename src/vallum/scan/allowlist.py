@@ -173,6 +173,10 @@ RECONSTRUCTOR_BASES: frozenset[str] = frozenset(
 #: Callables that load a nested checkpoint from a bytes argument.
 NESTED_LOADERS: frozenset[str] = frozenset({"torch.storage._load_from_bytes"})
 
+#: Allowlisted callables that are harmless only as the callee the VM checks; passed
+#: as data to other code they are findings (``getattr`` is handled alike).
+CALLEE_ONLY: frozenset[str] = LOOKUP_BY_NAME | CLASS_FACTORIES | NESTED_LOADERS
+
 #: Modules whose import means code execution, system access or more loading.
 DENIED_MODULES: frozenset[str] = frozenset(
     {

@@ -96,6 +96,7 @@ class Judge:
     findings: list[Finding] = field(default_factory=list)
     nested: list[tuple[Blob, str]] = field(default_factory=list)
     pending_getattr: list[Global] = field(default_factory=list)
+    sensitive: list[Global] = field(default_factory=list)
     used_getattr: set[int] = field(default_factory=set)
     seen_tuples: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     seen_findings: set[tuple[str, str]] = field(default_factory=set)
@@ -123,8 +124,11 @@ class Judge:
         g = Global(module, name, self.where(pos))
         if g.target in GETATTR:
             self.pending_getattr.append(g)  # judged on how it is used
+            self.sensitive.append(g)
         else:
             self.judge_target(g.module, g.name, g.location)
+            if g.target in allowlist.CALLEE_ONLY:
+                self.sensitive.append(g)
         return g
 
     def judge_target(self, module: str, name: str, location: str) -> bool:
@@ -144,10 +148,14 @@ class Judge:
     def escape(self, value: Any) -> None:
         """``value`` flows somewhere other than the callee slot of a call.
 
-        Only ``getattr`` is judged on its uses, so without one there is nothing to do.
-        Shared sub-tuples are walked once (no exponential blow-up on memoised tuples).
+        ``getattr`` and the allowlisted callables that are only harmless with the
+        arguments the VM checks (``allowlist.CALLEE_ONLY``) must not be handed to
+        other code (``_rebuild_from_type_v2(func, ...)``, numpy's
+        ``__randomstate_ctor(name, ctor)`` call what they are given, unchecked).
+        Without such an import there is nothing to do. Shared sub-tuples are walked
+        once (no exponential blow-up on memoised tuples).
         """
-        if not self.pending_getattr:
+        if not self.sensitive:
             return
         todo = list(value) if value.__class__ is list else [value]
         while todo:
@@ -166,6 +174,15 @@ class Judge:
                     )
                 )
                 self.used_getattr.add(id(v))
+            elif v.__class__ is Global and v.target in allowlist.CALLEE_ONLY:
+                self.add(
+                    Finding(
+                        "pickle.call.escapes",
+                        Severity.CRITICAL,
+                        f"{v.target} is handed to other code, which calls it unchecked",
+                        v.location,
+                    )
+                )
 
     def finish(self) -> None:
         """``getattr`` imported but never called: the loader may call it later."""

@@ -121,7 +121,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
     proto = 0
     call = j.call
     escape = j.escape
-    getattr_seen = j.pending_getattr  # escapes only matter once a getattr is imported
+    getattr_seen = j.sensitive  # escapes only matter once getattr or the like is imported
     last_dict: object = None  # the dict the last SETITEMS filled, and its items
     last_items: list[object] = []
     while True:
