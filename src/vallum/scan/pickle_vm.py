@@ -122,7 +122,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
     call = j.call
     escape = j.escape
     getattr_seen = j.sensitive  # escapes only matter once getattr or the like is imported
-    last_dict: object = None  # the dict the last SETITEMS filled, and its items
+    filled_at = -1  # where the last SETITEMS / DICT ended, and the items it added
     last_items: list[object] = []
     while True:
         if len(stack) + len(memo) + len(metastack) > MAX_ITEMS:
@@ -148,6 +148,15 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 n = buf[pos]
                 pos += 1 + n
                 stack.append(buf[pos - n : pos])
+            elif op == 0x58 or op == 0x8D:  # BINUNICODE, BINUNICODE8
+                if op == 0x58:
+                    n, pos = _U4(buf, pos)[0], pos + 4
+                else:
+                    n, pos = _U8(buf, pos)[0], pos + 8
+                pos += n
+                if pos > end:
+                    raise MalformedPickle("string runs past the end")
+                stack.append(buf[pos - n : pos] if n <= MAX_NAME_CHARS else LONG_STR)
             elif op == 0x4B:  # BININT1
                 stack.append(buf[pos])
                 pos += 1
@@ -179,14 +188,12 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 stack[-1] = call(stack[-1], args, pos - 1)
             elif op == 0x29:  # EMPTY_TUPLE
                 stack.append(())
-            elif op == 0x7D:  # EMPTY_DICT: its own value, so BUILD can find its items
-                stack.append(Obj("dict"))
-            elif op == 0x5D or op == 0x8F:  # EMPTY_LIST, EMPTY_SET
+            elif op == 0x7D or op == 0x5D or op == 0x8F:  # EMPTY_DICT, EMPTY_LIST, EMPTY_SET
                 stack.append(CONTAINER)
             elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS, APPENDS, ADDITEMS
                 items = stack
                 stack = metastack.pop()
-                last_dict, last_items = stack[-1], items
+                filled_at, last_items = pos, items
                 if getattr_seen:
                     escape(items)
                 if stack[-1].__class__ is Global:
@@ -218,7 +225,8 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 if target.__class__ is Global:
                     j.flag("pickle.build.on-import", "BUILD sets attributes of an import", pos - 1)
                 elif target.__class__ is Obj and target.origin in JOBLIB_WRAPPERS:
-                    fields = last_items if state is last_dict else []
+                    # joblib's state dict is filled by the SETITEMS (or DICT) just before
+                    fields = last_items if filled_at == pos - 1 else []
                     pos = _joblib_array(buf, pos, fields, j, deadline)
                     stack[-1] = Obj("numpy.ndarray")
             elif op == 0x95:  # FRAME: an 8-byte length; the frame's opcodes follow inline
@@ -239,15 +247,6 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                         Severity.CRITICAL,
                     )
                     stack.append(OPAQUE)
-            elif op == 0x58 or op == 0x8D:  # BINUNICODE, BINUNICODE8
-                if op == 0x58:
-                    n, pos = _U4(buf, pos)[0], pos + 4
-                else:
-                    n, pos = _U8(buf, pos)[0], pos + 8
-                pos += n
-                if pos > end:
-                    raise MalformedPickle("string runs past the end")
-                stack.append(buf[pos - n : pos] if n <= MAX_NAME_CHARS else LONG_STR)
             elif op in (0x43, 0x42, 0x8E, 0x96):  # SHORT_BINBYTES, BINBYTES(8), BYTEARRAY8
                 if op == 0x43:
                     n, pos = buf[pos], pos + 1
@@ -305,6 +304,7 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                     raise MalformedPickle(f"unsupported protocol {proto}")
             elif op in (0x6C, 0x64, 0x91):  # LIST, DICT, FROZENSET
                 escape(stack)
+                filled_at, last_items = pos, stack
                 stack = metastack.pop()
                 stack.append(CONTAINER)
             elif op == 0x30:  # POP
@@ -332,7 +332,10 @@ def _run(buf: bytes, pos: int, j: Judge, deadline: float) -> int:
                 pos += n
                 if pos > end:
                     raise MalformedPickle("integer runs past the end")
-                stack.append(0)
+                # exact when small (joblib sizes arrays by these); huge ones stay opaque
+                stack.append(
+                    int.from_bytes(buf[pos - n : pos], "little", signed=True) if n <= 16 else OPAQUE
+                )
             elif op in (0x49, 0x4C, 0x46):  # INT, LONG, FLOAT (text)
                 raw, pos = _line(buf, pos)
                 if op == 0x46:

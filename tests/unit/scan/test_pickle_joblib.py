@@ -68,3 +68,14 @@ def test_wrapper_with_an_unreadable_dtype_is_unscannable() -> None:
     asm = _wrapper(Asm(4), (2,), "weird", aligned=False).raw(b"\x00" * 8)
     result = scan_bytes(asm.stop(), "model.joblib")
     assert result.verdict is Verdict.UNSCANNABLE
+
+
+def test_protocol_2_wrapper_state_built_with_dict_opcode() -> None:
+    asm = Asm(2).global_("joblib.numpy_pickle", "NumpyArrayWrapper").empty_tuple().newobj()
+    asm.mark().str_("shape").value((2,)).str_("dtype")
+    asm.global_("numpy", "dtype").value(("i4", False, True)).reduce()
+    asm.raw(b"d").build().raw(struct.pack("<2i", 7, 8)).raw(b"0")
+    asm.call("os", "system", "id")
+    result = scan_bytes(asm.stop(), "model.joblib")
+    assert result.verdict is Verdict.UNSAFE
+    assert any("os.system" in f.message for f in result.findings)
