@@ -88,6 +88,7 @@ ALLOWED: frozenset[str] = frozenset(
         "torch._tensor._rebuild_from_type",
         "torch._tensor._rebuild_from_type_v2",
         "torch.storage._load_from_bytes",  # its bytes are scanned as a nested checkpoint
+        "torch.serialization._get_layout",  # how a torch.layout pickles (a dict lookup)
         "torch.storage.UntypedStorage",
         "torch.storage.TypedStorage",
         "torch.storage._LegacyStorage",

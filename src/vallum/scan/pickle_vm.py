@@ -43,6 +43,7 @@ MAX_ITEMS = 5_000_000
 MAX_NESTING = 3
 TIME_BUDGET_S = 300.0
 _CHUNK = 1 << 20
+_BLANK_TAIL = 1 << 16
 
 #: Scalar constants whose values never matter (width of the argument + 1):
 #: BINFLOAT, NEWTRUE, NEWFALSE.
@@ -434,8 +435,8 @@ def scan_pickle_stream(
         deadline = time.monotonic() + TIME_BUDGET_S
     offset, count = 0, 0
     while offset < len(data):
-        if count and not data[offset:].strip():
-            break
+        if count and len(data) - offset <= _BLANK_TAIL and not data[offset:].strip():
+            break  # trailing whitespace (never copy a long tail just to look at it)
         try:
             offset, judge = _scan_one(data, offset, f"{location}#pickle{count}", deadline)
         except _Partial as exc:

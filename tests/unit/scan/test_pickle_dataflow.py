@@ -148,3 +148,48 @@ def test_findings_are_deduplicated_and_capped() -> None:
     assert report.verdict() is Verdict.UNSAFE
     assert len(report.findings) == 1001
     assert report.findings[-1].rule == "pickle.findings-truncated"
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("torch.serialization", "_get_layout"),
+        ("torch._utils", "_rebuild_parameter_with_state"),
+        ("torch.nn.modules.linear", "Linear"),
+        ("torch", "bfloat16"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.dtypes", "Float64DType"),
+        ("numpy.random._pickle", "__randomstate_ctor"),
+        ("scipy.sparse._csr", "csr_matrix"),
+        ("sklearn.tree._tree", "Tree"),
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        ("argparse", "Namespace"),
+    ],
+)
+def test_real_format_imports_are_allowed(module: str, name: str) -> None:
+    from vallum.scan.allowlist import is_allowed
+
+    assert is_allowed(module, name)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("torch.nn.modules.module", "register_module_forward_hook"),
+        ("torch.serialization", "load"),
+        ("torch.hub", "load"),
+        ("torch.fx.graph_module", "reduce_graph_module"),
+        ("torch._ops", "ops"),
+        ("torch", "load"),
+        ("numpy.testing._private.utils", "runstring"),
+        ("sklearn.utils._testing", "TempMemmap"),
+        ("functools", "partial"),
+        ("builtins", "getattr"),
+        ("collections", "OrderedDict.fromkeys"),
+        ("torch", "Storage.__init__"),
+    ],
+)
+def test_gadgets_are_not_allowed(module: str, name: str) -> None:
+    from vallum.scan.allowlist import is_allowed
+
+    assert not is_allowed(module, name)
