@@ -52,6 +52,25 @@ _TORCH_REBUILD = (
 
 _NUMPY_CORE = ("numpy.core", "numpy._core")
 
+#: numpy scalar types (estimators keep them as ``dtype=`` parameters).
+_NUMPY_SCALARS = (
+    "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "intp", "uintp", "float16", "float32", "float64", "longdouble", "complex64",
+    "complex128", "clongdouble", "str_", "bytes_", "object_", "datetime64", "timedelta64",
+    "void", "number", "integer", "floating", "generic",
+)  # fmt: skip
+
+#: numpy ufuncs that pickle by name (pure element-wise math, e.g. a FunctionTransformer's func).
+_NUMPY_UFUNCS = (
+    "absolute", "abs", "add", "subtract", "multiply", "divide", "true_divide", "floor_divide",
+    "negative", "positive", "power", "square", "sqrt", "cbrt", "reciprocal", "sign", "exp",
+    "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin", "arccos",
+    "arctan", "arctan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "floor",
+    "ceil", "rint", "trunc", "maximum", "minimum", "fmax", "fmin", "isnan", "isfinite",
+    "isinf", "logical_and", "logical_or", "logical_not", "logical_xor", "equal", "not_equal",
+    "less", "less_equal", "greater", "greater_equal", "mod", "remainder", "hypot", "logaddexp",
+)  # fmt: skip
+
 _SCIPY_SPARSE_MODULES = (
     "", "._csr", "._csc", "._coo", "._lil", "._dok", "._dia", "._bsr", ".csr", ".csc", ".coo",
 )  # fmt: skip
@@ -113,8 +132,17 @@ ALLOWED: frozenset[str] = frozenset(
         *(f"{core}._internal._ufunc_reconstruct" for core in _NUMPY_CORE),
         "numpy.ndarray",
         "numpy.dtype",
+        *(f"numpy.{t}" for t in _NUMPY_SCALARS + _NUMPY_UFUNCS),
         "numpy.ma.core._mareconstruct",
         "numpy.ma.core.MaskedArray",
+        "numpy.ma.MaskedArray",
+        "numpy.matrix",
+        "numpy.matrixlib.defmatrix.matrix",
+        "numpy.random.bit_generator.SeedSequence",
+        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",  # class argument checked
+        "numpy.random._philox.Philox",
+        "numpy.random._sfc64.SFC64",
+        "numpy.random._pcg64.PCG64DXSM",
         "numpy.random._pickle.__randomstate_ctor",
         "numpy.random._pickle.__generator_ctor",
         "numpy.random._pickle.__bit_generator_ctor",
@@ -136,6 +164,10 @@ ALLOWED: frozenset[str] = frozenset(
             for shape in ("matrix", "array")
             if sub.strip("._") in ("", kind)
         ),
+        # scikit-learn's Cython ``newObj(cls)`` helpers (class argument checked)
+        "sklearn.neighbors._kd_tree.newObj",
+        "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.metrics._dist_metrics.newObj",
         # joblib
         "joblib.numpy_pickle.NumpyArrayWrapper",
         "joblib.numpy_pickle_compat.NDArrayWrapper",
@@ -165,7 +197,15 @@ CLASS_MODULE_EXCLUDED: tuple[str, ...] = (
 LOOKUP_BY_NAME: frozenset[str] = frozenset(t for t in ALLOWED if t.endswith("._ufunc_reconstruct"))
 #: Callables whose first argument must be an allowlisted class.
 CLASS_FACTORIES: frozenset[str] = frozenset(
-    {"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"}
+    {
+        "copyreg._reconstructor",
+        "copyreg.__newobj__",
+        "copyreg.__newobj_ex__",
+        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
+        "sklearn.neighbors._kd_tree.newObj",
+        "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.metrics._dist_metrics.newObj",
+    }
 )
 #: The only base types ``copyreg._reconstructor`` may be given.
 RECONSTRUCTOR_BASES: frozenset[str] = frozenset(
@@ -222,7 +262,8 @@ def is_allowed(module: str, name: str) -> bool:
         and not module.startswith(CLASS_MODULE_EXCLUDED)
         and "." not in name
         and name.isidentifier()
-        and name[:1].isupper()
+        and not name.startswith("__")
+        and name.lstrip("_")[:1].isupper()  # a class, public or private (_BinMapper)
         and all(part.isidentifier() and not part.startswith("__") for part in module.split("."))
     )
 
