@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
+
 from tests.regressions.pickle_asm import Asm, payload
 from vallum.scan import Verdict
 from vallum.scan.service import scan_bytes
@@ -79,3 +81,11 @@ def test_protocol_2_wrapper_state_built_with_dict_opcode() -> None:
     result = scan_bytes(asm.stop(), "model.joblib")
     assert result.verdict is Verdict.UNSAFE
     assert any("os.system" in f.message for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in REAL_JOBLIB.parent.iterdir() if p.suffix in (".pkl", ".joblib"))
+)
+def test_real_numpy_sklearn_and_joblib_files_are_safe(path: Path) -> None:
+    result = scan_bytes(path.read_bytes(), path.name)
+    assert result.verdict is Verdict.SAFE, result.findings
