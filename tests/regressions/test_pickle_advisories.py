@@ -317,3 +317,21 @@ def test_numpy_random_state_is_safe() -> None:
     data = Asm(2).global_("numpy.random._pickle", "__randomstate_ctor").mark().str_("MT19937")
     data.global_("numpy.random._pickle", "__bit_generator_ctor").tuple_().reduce()
     assert _scan(data.stop()).verdict is Verdict.SAFE
+
+
+def test_method_of_a_loaded_object_handed_to_a_higher_order_function() -> None:
+    # _rebuild_from_type_v2(func, ...) calls func(*args): here a bound method of an object.
+    data = Asm(4).stack_global("torch._tensor", "_rebuild_from_type_v2").mark()
+    data.stack_global("builtins", "getattr").stack_global("collections", "OrderedDict")
+    data.empty_tuple().reduce().str_("update").tuple2().reduce()
+    data.stack_global("torch", "Tensor").empty_tuple().empty_dict().tuple_()
+    result = _scan(data.reduce().stop())
+    assert result.verdict is Verdict.UNSAFE
+    assert any(f.rule == "pickle.call.escapes" for f in result.findings)
+
+
+def test_codecs_encode_with_a_codec_that_imports_modules() -> None:
+    ok = Asm(2).global_("_codecs", "encode").value(("abc", "latin1")).reduce().stop()
+    assert _scan(ok).verdict is Verdict.SAFE
+    bad = Asm(2).global_("_codecs", "encode").value(("abc", "zlib_codec")).reduce().stop()
+    assert _scan(bad).verdict is Verdict.UNSAFE

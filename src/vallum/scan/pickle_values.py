@@ -174,6 +174,16 @@ class Judge:
                     )
                 )
                 self.used_getattr.add(id(v))
+            elif v.__class__ is BoundMethod and (not v.on_constant or v.name in REACHING_METHODS):
+                self.add(
+                    Finding(
+                        "pickle.call.escapes",
+                        Severity.HIGH,
+                        f"a method ({v.name}) of a loaded object is handed to other code, "
+                        "which may call it",
+                        self.location,
+                    )
+                )
             elif v.__class__ is Global and v.target in allowlist.CALLEE_ONLY:
                 self.add(
                     Finding(
@@ -325,6 +335,19 @@ def _load_from_bytes(j: Judge, fn: Global, args: Any, pos: int) -> Any:
     return Obj("")
 
 
+#: The encodings protocol 2 uses for bytes; other codecs load modules by name.
+PLAIN_CODECS = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "utf-8", "utf8", "ascii"})
+
+
+def _codecs_encode(j: Judge, fn: Global, args: Any, pos: int) -> Any:
+    """``_codecs.encode(text, "latin1")``: how protocol 2 pickles bytes; nothing else."""
+    j.escape(args)
+    codec = as_name(args[1]) if args.__class__ is tuple and len(args) == 2 else None
+    if codec is None or codec.lower() not in PLAIN_CODECS:
+        j.flag("pickle.call.unresolved", f"{fn.target} with codec {_show(codec)}", pos)
+    return Obj(fn.target)
+
+
 def _dtype(j: Judge, fn: Global, args: Any, pos: int) -> Any:
     """``numpy.dtype(descr, align, copy)``: keep the descr (joblib sizes arrays by it)."""
     j.escape(args)
@@ -347,4 +370,5 @@ GUARDED: dict[str, Handler] = {
     **dict.fromkeys(allowlist.CLASS_FACTORIES, _class_args),
     **dict.fromkeys(allowlist.NESTED_LOADERS, _load_from_bytes),
     "numpy.dtype": _dtype,
+    "_codecs.encode": _codecs_encode,
 }
