@@ -29,6 +29,7 @@ _GRAPH_DEF = frozenset({1, 2, 3, 4})
 _NODE_DEF = frozenset({1, 2, 3, 4, 5, 6, 7})
 _SAVED_OBJECT = frozenset({2, 3, 4, 5, 6})
 _FINGERPRINT = frozenset({1, 2, 3, 4, 5, 6})
+_SENTENCEPIECE = frozenset({1, 2, 3, 4, 5})
 
 
 class Kind(enum.StrEnum):
@@ -54,6 +55,7 @@ class Kind(enum.StrEnum):
     TF_FINGERPRINT = "tf-fingerprint"
     TF_CHECKPOINT_INDEX = "tf-checkpoint-index"
     JSON = "json"
+    SENTENCEPIECE = "sentencepiece"
     UNKNOWN = "unknown"
 
 
@@ -235,6 +237,8 @@ def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
             graphs = pb.messages(top, 7)
             if all(pb.is_message(g, _ONNX_GRAPH) for g in graphs):
                 return Kind.ONNX
+        if numbers <= _SENTENCEPIECE and 1 in numbers and all(_is_piece(f) for f in top[1]):
+            return Kind.SENTENCEPIECE
         if (
             numbers <= _SAVED_MODEL
             and 2 in numbers
@@ -263,6 +267,15 @@ def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
     except pb.ProtobufError:
         return Kind.UNKNOWN
     return Kind.UNKNOWN
+
+
+def _is_piece(field: pb.Field) -> bool:
+    """A SentencePiece entry: piece (string), score (float), type (enum)."""
+    if field.wire_type != pb.LEN:
+        return False
+    wire = {1: pb.LEN, 2: pb.FIXED32, 3: pb.VARINT}
+    pieces = list(pb.iter_fields(field.payload))
+    return bool(pieces) and all(wire.get(f.number) == f.wire_type for f in pieces)
 
 
 def _has_string(msg: memoryview, number: int) -> bool:

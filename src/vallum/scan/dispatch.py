@@ -90,8 +90,8 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
         return scan_savedmodel(job, data, location, graph_only=True)
     if kind is Kind.KERAS_METADATA:
         return scan_keras_metadata(job, data, location)
-    if kind in (Kind.TF_FINGERPRINT, Kind.TF_CHECKPOINT_INDEX):
-        return str(kind)  # hashes, tensor names, shapes and offsets: data only
+    if kind in (Kind.TF_FINGERPRINT, Kind.TF_CHECKPOINT_INDEX, Kind.SENTENCEPIECE):
+        return str(kind)  # hashes, tensor names, shapes, offsets, vocabulary: data only
     if kind is Kind.UNKNOWN and depth == 0 and job.path is not None and is_external_data(job.path):
         report.add(
             "onnx.external-data-file",

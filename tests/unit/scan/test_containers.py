@@ -248,3 +248,10 @@ def test_pickle_without_proto_header_is_still_a_pickle() -> None:
     short4 = b"\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R."
     assert _scan(short4).verdict is Verdict.UNSAFE
     assert classify(b"This is a README file\n") is Kind.UNKNOWN
+
+
+def test_sentencepiece_tokenizer_model_is_data() -> None:
+    piece = build.pb_str(1, "▁the") + b"\x15" + struct.pack("<f", -3.5) + build.pb_int(3, 1)
+    model = build.pb_bytes(1, piece) * 3 + build.pb_bytes(2, build.pb_str(1, "m"))
+    assert classify(model) is Kind.SENTENCEPIECE
+    assert _scan(model).verdict is Verdict.SAFE
