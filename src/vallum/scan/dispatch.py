@@ -14,6 +14,7 @@ from vallum.scan.onnx import is_external_data, scan_onnx
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.safetensors import scan_safetensors
 from vallum.scan.savedmodel import scan_keras_metadata, scan_savedmodel
+from vallum.scan.text import as_text, scan_text
 from vallum.scan.verdict import Report, Severity
 from vallum.scan.wrappers import scan_compressed, scan_tar
 
@@ -114,6 +115,9 @@ def dispatch(job: Job, data: memoryview, location: str, depth: int) -> str:
         return scan_tar(job, data, location, depth)
     if kind in _COMPRESSED:
         return scan_compressed(job, kind, data, location, depth)
+    text = as_text(data) if kind is Kind.UNKNOWN else None
+    if text is not None:
+        return scan_text(text, location, report)
     report.incomplete("format.unknown", "not a model format the scanner recognises", location)
     return str(kind)
 
