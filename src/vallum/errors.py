@@ -141,3 +141,30 @@ def all_error_classes() -> list[type[VallumError]]:
         found.extend(found[i].__subclasses__())
         i += 1
     return found
+
+
+# --- model signing (vallum.signing) ---------------------------------------------------
+
+
+class SignatureFileError(UsageError):
+    """A model signature file is missing, unreadable or not an OpenSSF Model Signing bundle."""
+
+    code = "signing.signature_file"
+
+
+class KeyFileError(UsageError):
+    """A signing key, public key or certificate file is missing, unreadable or unsupported."""
+
+    code = "signing.key_file"
+
+
+class SignatureMismatchError(IntegrityError):
+    """A model signature does not verify with the given key, chain or identity."""
+
+    code = "integrity.signature"
+
+
+class ModelMismatchError(IntegrityError):
+    """A model's files differ from its signed manifest (changed, added, removed, renamed)."""
+
+    code = "integrity.model"
