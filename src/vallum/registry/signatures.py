@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vallum.errors import IntegrityError
-from vallum.signing import verify_model
+from vallum.signing import default_signature, verify_model
 
 DIR_SIGNATURE = "model.sig"
 
-
-def default_signature(model: Path) -> Path:
-    """``<dir>/model.sig`` for a folder, ``<file>.sig`` beside a single file."""
-    if model.is_dir():
-        return model / DIR_SIGNATURE
-    return model.with_name(model.name + ".sig")
+__all__ = ["DIR_SIGNATURE", "SignatureCheck", "check_signature", "default_signature", "inside"]
 
 
 def inside(model: Path, path: Path) -> bool:

@@ -233,7 +233,7 @@ def find_version(conn: Connection, ref: Ref) -> VersionInfo | None:
             ModelVersion.name == ref.name, ModelVersion.version == ref.version
         )
     ).first()
-    return None if row is None else _info(row[0])
+    return None if row is None else _info(row)
 
 
 def get_version(engine: Engine, ref: Ref) -> VersionInfo:
@@ -247,7 +247,7 @@ def get_version(engine: Engine, ref: Ref) -> VersionInfo:
 def versions_by_id(conn: Connection, ids: set[int]) -> dict[int, VersionInfo]:
     if not ids:
         return {}
-    rows = conn.execute(select(ModelVersion).where(ModelVersion.id.in_(sorted(ids)))).scalars()
+    rows = conn.execute(select(ModelVersion).where(ModelVersion.id.in_(sorted(ids)))).all()
     return {r.id: _info(r) for r in rows}
 
 
@@ -256,13 +256,13 @@ def list_versions(engine: Engine, name: str | None = None) -> list[VersionInfo]:
     if name is not None:
         stmt = stmt.where(ModelVersion.name == name)
     with engine.connect() as conn:
-        return [_info(r) for r in conn.execute(stmt).scalars()]
+        return [_info(r) for r in conn.execute(stmt).all()]
 
 
 def files_of(conn: Connection, version_id: int) -> tuple[StoredFile, ...]:
     rows = conn.execute(
         select(ModelFile).where(ModelFile.version_id == version_id).order_by(ModelFile.path)
-    ).scalars()
+    ).all()
     return tuple(StoredFile(r.path, r.sha256, r.size, r.format, r.blob) for r in rows)
 
 
@@ -272,7 +272,7 @@ def latest_scan(conn: Connection, version_id: int) -> ScanRecord | None:
         .where(ModelScan.version_id == version_id)
         .order_by(desc(ModelScan.id))
         .limit(1)
-    ).scalar()
+    ).first()
     if row is None:
         return None
     return ScanRecord(row.scanned_at, row.scanned_by, row.verdict, json.loads(row.summary))
@@ -284,7 +284,7 @@ def latest_bom(conn: Connection, version_id: int) -> BomRecord | None:
         .where(ModelBom.version_id == version_id)
         .order_by(desc(ModelBom.id))
         .limit(1)
-    ).scalar()
+    ).first()
     if row is None:
         return None
     return BomRecord(
