@@ -34,7 +34,7 @@ def safe_relative(rel: str) -> PurePosixPath:
     if (
         not rel
         or pure.is_absolute()
-        or any(part in ("", ".", "..") for part in pure.parts)
+        or any(part in ("", ".", "..") for part in rel.split("/"))
         or "\\" in rel
         or "\0" in rel
     ):

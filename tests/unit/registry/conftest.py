@@ -75,6 +75,4 @@ def events(ctx: Context, action: str) -> list[dict[str, Any]]:
         rows = conn.execute(
             select(LedgerEvent).where(LedgerEvent.action == action).order_by(LedgerEvent.seq)
         )
-        return [
-            {"subject": r.subject, "outcome": r.outcome, **json.loads(r.data)} for r in rows
-        ]
+        return [{"subject": r.subject, "outcome": r.outcome, **json.loads(r.data)} for r in rows]

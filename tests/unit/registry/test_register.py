@@ -28,9 +28,7 @@ MALICIOUS = b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00true\x85R."
 REF = Ref("triage", "3")
 
 
-def test_register_stores_every_file_encrypted_and_records_it(
-    ctx: Context, model_dir: Path
-) -> None:
+def test_register_stores_every_file_encrypted_and_records_it(ctx: Context, model_dir: Path) -> None:
     done = register(
         ctx,
         RegisterRequest(
@@ -108,7 +106,7 @@ def test_unscannable_files_need_the_flag_and_stay_unscannable(
     ctx: Context, model_dir: Path
 ) -> None:
     (model_dir / "notes.dat").write_bytes(b"\x00\x01 not a model \x02" * 8)
-    with pytest.raises(PolicyViolation, match="unscannable: notes.dat"):
+    with pytest.raises(PolicyViolation, match=r"unscannable: notes\.dat"):
         register(ctx, RegisterRequest(REF, model_dir))
     done = register(ctx, RegisterRequest(REF, model_dir, allow_unscannable=True))
     assert done.verdict == "unscannable"
@@ -147,7 +145,7 @@ def test_a_file_changed_after_signing_is_named(
 ) -> None:
     sign_model(model_dir, private_key=keys.private)
     b.write(model_dir / "extra" / "embeddings.npz", b.npz({"emb": b.values(48, 10)}))
-    with pytest.raises(IntegrityError, match="embeddings.npz"):
+    with pytest.raises(IntegrityError, match=r"embeddings\.npz"):
         register(ctx, RegisterRequest(REF, model_dir, public_key=keys.public))
     assert list_versions(ctx.engine) == []
 
