@@ -224,7 +224,13 @@ def export_cmd(state: State, ref: str, dest: Path) -> int:
 
 @models.command("identify")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="List at most this many related versions.",
+)
 @format_option()
 @pass_state
 def identify_cmd(state: State, path: Path, limit: int, fmt: str) -> int:
