@@ -1,25 +1,44 @@
-"""Containers: zip (PyTorch, NPZ), NPY headers; each pickle inside goes to the VM."""
+"""Containers: zip (PyTorch, NPZ, any other zip), NPY headers.
+
+Zips are read the way PyTorch reads them (central directory, local header names,
+CRC not enforced); every member is scanned by content: pickles go to the VM, other
+formats back to the dispatcher.
+"""
 
 from __future__ import annotations
 
 import ast
-import io
 import struct
 import zipfile
 import zlib
+from typing import TYPE_CHECKING, cast
 
-from vallum.scan.classify import Kind, classify
+from vallum.scan.classify import STRONG, Kind, classify
+from vallum.scan.job import MemoryReader
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.verdict import Report, Severity
+
+if TYPE_CHECKING:
+    from vallum.scan.job import Job
 
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _MAX_NPY_HEADER = 1 << 20
 _MAX_MEMBER = 4 << 30
 
 
-def scan_npy(data: bytes, location: str, report: Report) -> None:
+def pickle_input(data: memoryview) -> bytes:
+    """What the pickle VM reads: the mapped file itself when there is one, else a copy."""
+    obj = data.obj
+    if isinstance(obj, bytes) and len(obj) == len(data):
+        return obj
+    if type(obj).__name__ == "mmap" and len(cast("bytes", obj)) == len(data):
+        return cast("bytes", obj)  # an mmap slices and reads like bytes, without a copy
+    return bytes(data)
+
+
+def scan_npy(data: memoryview, location: str, report: Report) -> None:
     """An .npy array: only an object dtype carries a pickle (after the header)."""
-    if len(data) < 10 or not data.startswith(b"\x93NUMPY"):
+    if len(data) < 10 or bytes(data[:6]) != b"\x93NUMPY":
         report.incomplete("npy.malformed", "not an NPY file", location)
         return
     major = data[6]
@@ -33,7 +52,7 @@ def scan_npy(data: bytes, location: str, report: Report) -> None:
     if size > _MAX_NPY_HEADER or start + size > len(data):
         report.incomplete("npy.malformed", "NPY header length out of range", location)
         return
-    raw = data[start : start + size]
+    raw = bytes(data[start : start + size])
     try:
         header = ast.literal_eval(raw.decode("latin-1"))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -49,7 +68,7 @@ def scan_npy(data: bytes, location: str, report: Report) -> None:
             "object array: its data is a pickle (scanned)",
             location,
         )
-        scan_pickle_stream(data[start + size :], f"{location}:data", report)
+        scan_pickle_stream(bytes(data[start + size :]), f"{location}:data", report)
 
 
 def zip_kind(names: list[str]) -> str:
@@ -57,22 +76,30 @@ def zip_kind(names: list[str]) -> str:
         return "pytorch-zip"
     if names and all(n.endswith(".npy") for n in names):
         return "numpy-npz"
-    if "config.json" in names and any(n.endswith(".h5") for n in names):
+    if "config.json" in names and (
+        "metadata.json" in names or any(n.endswith(".h5") for n in names)
+    ):
         return "keras"
     if any(n.endswith("saved_model.pb") for n in names):
         return "tf-savedmodel"
     return "zip"
 
 
-def open_zip(data: bytes, location: str, report: Report) -> zipfile.ZipFile | None:
+def open_zip(data: memoryview, location: str, report: Report) -> zipfile.ZipFile | None:
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(MemoryReader(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
         report.incomplete("zip.malformed", f"unreadable central directory: {exc}", location)
         return None
 
 
-def read_member(data: bytes, info: zipfile.ZipInfo, location: str, report: Report) -> bytes | None:
+def read_member(
+    data: memoryview,
+    info: zipfile.ZipInfo,
+    location: str,
+    report: Report,
+    job: Job | None = None,
+) -> bytes | memoryview | None:
     """A member's bytes as PyTorch reads them: via its local header, CRC not enforced."""
     where = f"{location}:{info.filename}"
     off = info.header_offset
@@ -85,7 +112,7 @@ def read_member(data: bytes, info: zipfile.ZipInfo, location: str, report: Repor
     if sig != b"PK\x03\x04":
         report.add("zip.bad-offset", Severity.HIGH, "no local header at the recorded offset", where)
         return None
-    local_name = data[off + 30 : off + 30 + nlen].decode("utf-8", "replace")
+    local_name = bytes(data[off + 30 : off + 30 + nlen]).decode("utf-8", "replace")
     if local_name != info.filename:
         report.add(
             "zip.name-mismatch",
@@ -95,18 +122,30 @@ def read_member(data: bytes, info: zipfile.ZipInfo, location: str, report: Repor
         )
     start = off + 30 + nlen + xlen
     raw = data[start : start + info.compress_size]
+    limit = _MAX_MEMBER
+    if job is not None and method != zipfile.ZIP_STORED:
+        lim = job.limits
+        limit = min(
+            limit, lim.max_inflated - job.inflated, max(lim.ratio_floor, len(raw) * lim.max_ratio)
+        )
     if info.file_size > _MAX_MEMBER:
         report.incomplete("zip.member-too-large", "member larger than the limit", where)
         return None
+    body: bytes | memoryview
     if method == zipfile.ZIP_STORED:
         body = raw
     elif method == zipfile.ZIP_DEFLATED:
         try:
             d = zlib.decompressobj(-15)
-            body = d.decompress(raw, _MAX_MEMBER)
+            body = d.decompress(raw, limit + 1)
         except zlib.error as exc:
             report.incomplete("zip.malformed", f"cannot inflate: {exc}", where)
             return None
+        if len(body) > limit:
+            report.incomplete("compressed.bomb", "member inflates past the limit", where)
+            return None
+        if job is not None:
+            job.inflated += len(body)
     else:
         report.incomplete("zip.unsupported-compression", f"compression method {method}", where)
         return None
@@ -121,31 +160,50 @@ def read_member(data: bytes, info: zipfile.ZipInfo, location: str, report: Repor
     return body
 
 
-def scan_zip(data: bytes, location: str, report: Report) -> str:
-    """Scan every member that is a pickle or NPY, by content; returns the zip's kind."""
+def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
+    """Scan every member by content (pickles, NPY, nested formats); returns the zip's kind."""
+    from vallum.scan.keras import scan_keras_zip  # keras reads members through this module
+
+    report = job.report
     zf = open_zip(data, location, report)
     if zf is None:
         return "zip"
     infos = zf.infolist()
     names = [i.filename for i in infos]
     kind = zip_kind(names)
-    if kind in ("keras", "tf-savedmodel", "zip"):
+    if len(infos) > job.limits.max_members:
+        report.incomplete("zip.too-many-members", f"{len(infos)} members", location)
         return kind
     if len(set(names)) != len(names):
         report.add("zip.duplicate-name", Severity.HIGH, "two members share a name", location)
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts:
+            report.add(
+                "zip.path-traversal",
+                Severity.HIGH,
+                "member path leaves the archive",
+                f"{location}:{name}",
+            )
+    if kind == "keras":
+        return scan_keras_zip(job, data, zf, location, depth)
     for info in infos:
         if info.is_dir():
             continue
-        body = read_member(data, info, location, report)
+        body = read_member(data, info, location, report, job)
         if body is None:
             continue
         where = f"{location}:{info.filename}"
-        member_kind = classify(body[:512])
+        view = memoryview(body)
+        member_kind = classify(view)
         if member_kind is Kind.PICKLE or info.filename.endswith(".pkl"):
-            required = info.filename.endswith(".pkl") or body[:1] == b"\x80"
-            scan_pickle_stream(body, where, report, required=required)
+            required = info.filename.endswith(".pkl") or bytes(view[:1]) == b"\x80"
+            scan_pickle_stream(bytes(view), where, report, required=required)
         elif member_kind is Kind.NPY:
-            scan_npy(body, where, report)
+            scan_npy(view, where, report)
         elif kind == "numpy-npz":
             report.incomplete("npz.member-not-npy", "member is not an NPY array", where)
+        elif kind != "pytorch-zip" or member_kind in STRONG:
+            # a PyTorch zip's other members are raw tensor bytes; anything else is scanned
+            job.inner(view, where, depth + 1)
     return kind

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import mmap
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vallum.scan.archive import scan_npy, scan_zip
-from vallum.scan.classify import Kind, classify
-from vallum.scan.pickle_vm import scan_pickle_stream
+from vallum.scan.dispatch import scan_buffer
+from vallum.scan.job import Limits
 from vallum.scan.verdict import FileResult, Finding, Report, Severity, Verdict
 
 if TYPE_CHECKING:
@@ -19,17 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 4 << 30
-TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-_NOT_YET = {
-    Kind.SAFETENSORS: "safetensors",
-    Kind.GGUF: "gguf",
-    Kind.HDF5: "hdf5",
-    Kind.GZIP: "gzip",
-    Kind.BZ2: "bz2",
-    Kind.XZ: "xz",
-    Kind.TAR: "tar",
-}
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -46,46 +37,53 @@ def scan_path(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[FileRes
 
 
 def scan_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
+    """Scan one file through a read-only memory map: memory stays bounded for big files."""
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return _unscannable(name, "unknown", "file.too-large", f"{size} bytes > {max_bytes}")
-        data = path.read_bytes()
-        return scan_bytes(data, name)
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                return _unscannable(
+                    name, "unknown", "file.too-large", f"{size} bytes > {max_bytes}"
+                )
+            if size == 0:
+                return _unscannable(name, "unknown", "file.empty", "empty file")
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return _scan(mapped, name, path.parent)
+        finally:
+            with contextlib.suppress(BufferError):  # a view still alive: unmapped when collected
+                mapped.close()
     except OSError as exc:
         return _unscannable(name, "unknown", "file.unreadable", exc.strerror or type(exc).__name__)
+
+
+def scan_bytes(data: bytes | bytearray | memoryview | mmap.mmap, name: str) -> FileResult:
+    """Scan an in-memory buffer (the fuzz target's entry point); never raises."""
+    return _scan(data, name, None)
+
+
+def _scan(
+    data: bytes | bytearray | memoryview | mmap.mmap, name: str, base_dir: Path | None
+) -> FileResult:
+    report = Report()
+    view = memoryview(data)
+    try:
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        fmt = scan_buffer(view, name, report, base_dir=base_dir, limits=Limits())
+    except (RecursionError, MemoryError) as exc:
+        return _unscannable(
+            name, "unknown", "scanner.limit", f"scan exceeded a limit: {type(exc).__name__}"
+        )
     except Exception as exc:  # a parser bug must not become a traceback
         log.debug("scanner error on %s", name, exc_info=True)
         return _unscannable(
             name, "unknown", "scanner.error", f"scanner failed: {type(exc).__name__}"
         )
-
-
-def scan_bytes(data: bytes, name: str) -> FileResult:
-    kind = classify(data[:512])
-    report = Report()
-    fmt = str(kind)
-    if kind is Kind.PICKLE:
-        fmt = "pytorch-legacy" if _is_torch_legacy(data) else "pickle"
-        scan_pickle_stream(data, name, report)
-    elif kind is Kind.ZIP:
-        fmt = scan_zip(data, name, report)
-        if fmt in ("keras", "tf-savedmodel", "zip"):
-            report.incomplete("format.not-yet-supported", f"{fmt} is not scanned yet", name)
-    elif kind is Kind.NPY:
-        scan_npy(data, name, report)
-    elif kind in _NOT_YET:
-        report.incomplete("format.not-yet-supported", f"{_NOT_YET[kind]} is not scanned yet", name)
-    else:
-        report.incomplete("format.unknown", "not a model format the scanner recognises", name)
+    finally:
+        view.release()
     return FileResult(name, fmt, report.verdict(), tuple(report.findings))
-
-
-def _is_torch_legacy(data: bytes) -> bool:
-    """Legacy torch.save: the first pickle is the magic number (protocol 2 LONG1)."""
-    magic = TORCH_LEGACY_MAGIC.to_bytes(10, "little")
-    return data[:5] == b"\x80\x02\x8a\x0a" + magic[:1] and data[4:14] == magic
 
 
 def _unscannable(path: str, fmt: str, rule: str, message: str) -> FileResult:
@@ -107,7 +105,8 @@ def record_scan(ctx: Context, results: Iterable[FileResult]) -> list[int]:
     for r in results:
         path = Path(r.path)
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            with path.open("rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
             digest = None
         seqs.append(

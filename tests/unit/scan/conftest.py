@@ -12,8 +12,11 @@ import pytest
 
 GENERATOR = Path(__file__).resolve().parents[3].parent / "shared" / "bench" / "make_model_corpus.py"
 
-#: Formats the scanner judges; the rest must come out unscannable.
-IMPLEMENTED = {"pickle", "pytorch-zip", "pytorch-legacy", "numpy-npy", "numpy-npz", "joblib"}
+#: Formats the scanner judges (every format the corpus generator writes).
+IMPLEMENTED = {
+    "pickle", "pytorch-zip", "pytorch-legacy", "numpy-npy", "numpy-npz", "joblib",
+    "safetensors", "onnx", "gguf", "keras", "keras-h5", "tf-savedmodel",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -163,12 +163,12 @@ def test_size_limit_and_unreadable(tmp_path: Path) -> None:
 
 
 def test_parser_bug_becomes_unscannable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vallum.scan import service
+    from vallum.scan import dispatch
 
     def boom(*_: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(service, "scan_pickle_stream", boom)
+    monkeypatch.setattr(dispatch, "scan_pickle_stream", boom)
     p = tmp_path / "x.pkl"
     p.write_bytes(pickle.dumps([1]))
     result = scan_file(p)
