@@ -7,19 +7,28 @@
 ``external_data`` (13) when ``data_location`` (14) is EXTERNAL. Typed fields are
 converted to the bytes ``raw_data`` would hold, so one tensor has one
 fingerprint however the exporter stored it. External data is read only from a
-regular file inside the model's directory.
+regular file inside the model's directory. The wire format is read by the
+scanner's bounded reader (``vallum.scan.protobuf``).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from vallum.registry._wire import FIXED32, FIXED64, LEN, VARINT, WireError, fields, varints
+from vallum.scan.protobuf import (
+    FIXED32,
+    FIXED64,
+    LEN,
+    VARINT,
+    Field,
+    ProtobufError,
+    iter_fields,
+    read_varint,
+)
 
 _GRAPH, _INITIALIZER = 7, 5
-_DIMS, _DATA_TYPE, _FLOAT, _INT32, _INT64, _NAME, _RAW = 1, 2, 4, 5, 7, 8, 9
+_DATA_TYPE, _FLOAT, _INT32, _INT64, _NAME, _RAW = 2, 4, 5, 7, 8, 9
 _DOUBLE, _UINT64, _EXTERNAL, _LOCATION = 10, 11, 13, 14
 _EXTERNAL_LOCATION = 1
 
@@ -31,20 +40,22 @@ _UINT64_WIDTH = {12: 4, 13: 8}
 def initializers(buf: memoryview, root: Path, model: Path) -> Iterator[tuple[str, bytes]]:
     """(name, raw bytes) of each initializer; nothing if ``buf`` is not an ONNX model."""
     try:
-        graphs = [v for n, w, v in fields(buf) if n == _GRAPH and w == LEN]
-    except WireError:
+        graphs = [f.payload for f in iter_fields(buf) if f.number == _GRAPH and f.wire_type == LEN]
+    except ProtobufError:
         return
     for graph in graphs:
-        assert isinstance(graph, memoryview)  # noqa: S101 - LEN fields are slices
         try:
-            tensors = [v for n, w, v in fields(graph) if n == _INITIALIZER and w == LEN]
-        except WireError:
+            tensors = [
+                f.payload
+                for f in iter_fields(graph)
+                if f.number == _INITIALIZER and f.wire_type == LEN
+            ]
+        except ProtobufError:
             continue
         for i, tensor in enumerate(tensors):
-            assert isinstance(tensor, memoryview)  # noqa: S101 - LEN fields are slices
             try:
                 found = _tensor_bytes(tensor, root, model)
-            except (WireError, OSError, ValueError):
+            except (ProtobufError, OSError, ValueError):
                 continue
             if found is not None:
                 name, data = found
@@ -52,34 +63,28 @@ def initializers(buf: memoryview, root: Path, model: Path) -> Iterator[tuple[str
 
 
 def _tensor_bytes(tensor: memoryview, root: Path, model: Path) -> tuple[str, bytes] | None:
+    fields = list(iter_fields(tensor))
+    data_type = next((f.value for f in fields if f.number == _DATA_TYPE), 0)
     name = ""
-    data_type = 0
     external: dict[str, str] = {}
     location = 0
     raw: list[bytes] = []
-    for number, wire, value in fields(tensor):
-        if number == _NAME and isinstance(value, memoryview):
-            name = bytes(value).decode("utf-8", "replace")
-        elif number == _DATA_TYPE and isinstance(value, int):
-            data_type = value
-        elif number == _LOCATION and isinstance(value, int):
-            location = value
-        elif number == _EXTERNAL and isinstance(value, memoryview):
-            entry = {
-                n: bytes(v).decode("utf-8", "replace")
-                for n, _, v in fields(value)
-                if isinstance(v, memoryview)
-            }
+    for f in fields:
+        if f.number == _NAME and f.wire_type == LEN:
+            name = bytes(f.payload).decode("utf-8", "replace")
+        elif f.number == _LOCATION and f.wire_type == VARINT:
+            location = f.value
+        elif f.number == _EXTERNAL and f.wire_type == LEN:
+            entry = {e.number: e.text() for e in iter_fields(f.payload) if e.wire_type == LEN}
             external[entry.get(1, "")] = entry.get(2, "")
-        elif number in (_RAW, _FLOAT, _DOUBLE) and wire in (LEN, FIXED32, FIXED64):
-            assert isinstance(value, memoryview)  # noqa: S101 - non-varint fields are slices
-            raw.append(bytes(value))
-        elif number == _INT64:
-            raw.append(_ints(value, wire, 8))
-        elif number == _INT32:
-            raw.append(_ints(value, wire, _INT32_WIDTH.get(data_type, 4)))
-        elif number == _UINT64:
-            raw.append(_ints(value, wire, _UINT64_WIDTH.get(data_type, 8)))
+        elif f.number in (_RAW, _FLOAT, _DOUBLE):
+            raw.append(_floats(f))
+        elif f.number == _INT64:
+            raw.append(_ints(f, 8))
+        elif f.number == _INT32:
+            raw.append(_ints(f, _INT32_WIDTH.get(data_type, 4)))
+        elif f.number == _UINT64:
+            raw.append(_ints(f, _UINT64_WIDTH.get(data_type, 8)))
     if location == _EXTERNAL_LOCATION:
         return name, _external(external, root, model)
     if not raw:
@@ -87,13 +92,28 @@ def _tensor_bytes(tensor: memoryview, root: Path, model: Path) -> tuple[str, byt
     return name, b"".join(raw)
 
 
-def _ints(value: int | memoryview, wire: int, width: int) -> bytes:
+def _floats(f: Field) -> bytes:
+    """raw_data, or packed/unpacked float_data / double_data, as little-endian bytes."""
+    if f.wire_type == LEN:
+        return bytes(f.payload)
+    if f.wire_type == FIXED32:
+        return f.value.to_bytes(4, "little")
+    if f.wire_type == FIXED64:
+        return f.value.to_bytes(8, "little")
+    raise ProtobufError(f"field {f.number} has an unexpected encoding")
+
+
+def _ints(f: Field, width: int) -> bytes:
     """Varint element(s), packed or not, as little-endian two's-complement ``width`` bytes."""
-    values = [value] if wire == VARINT and isinstance(value, int) else None
-    if values is None:
-        if not isinstance(value, memoryview):
-            raise WireError("unexpected integer field encoding")
-        values = list(varints(value))
+    if f.wire_type == VARINT:
+        values = [f.value]
+    elif f.wire_type == LEN:
+        values, pos, buf = [], 0, f.payload
+        while pos < len(buf):
+            value, pos = read_varint(buf, pos)
+            values.append(value)
+    else:
+        raise ProtobufError(f"field {f.number} has an unexpected encoding")
     mask = (1 << (8 * width)) - 1
     return b"".join((v & mask).to_bytes(width, "little") for v in values)
 
@@ -114,8 +134,3 @@ def _external(entry: dict[str, str], root: Path, model: Path) -> bytes:
     if length and len(data) != int(length):
         raise ValueError("external data is shorter than its length")
     return data
-
-
-def pack_floats(values: list[float]) -> bytes:
-    """Little-endian float32 bytes (what ``raw_data`` holds for a FLOAT tensor)."""
-    return struct.pack(f"<{len(values)}f", *values)
