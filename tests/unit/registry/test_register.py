@@ -212,3 +212,34 @@ def test_a_symlinked_model_is_refused(ctx: Context, model_dir: Path, tmp_path: P
     with pytest.raises(UsageError, match="symbolic link"):
         register(ctx, RegisterRequest(REF, inner))
     assert list_versions(ctx.engine) == []
+
+
+def test_safetensors_and_onnx_folders_register_with_their_fingerprints(
+    ctx: Context, tmp_path: Path
+) -> None:
+    model = tmp_path / "export"
+    b.write(model / "model.safetensors", b.safetensors(WEIGHTS, {"format": "pt"}))
+    done = register(ctx, RegisterRequest(REF, model))
+    assert (done.info.format, done.info.framework, done.verdict) == ("safetensors", None, "safe")
+    assert len(done.fingerprints.tensors) == 4
+    onnx = b.write(
+        tmp_path / "onnx" / "model.onnx",
+        b.onnx_model([b.onnx_tensor(k, v, typed=k.endswith("bias")) for k, v in WEIGHTS.items()]),
+    )
+    done = register(ctx, RegisterRequest(Ref("triage-onnx", "1"), onnx))
+    assert (done.info.format, done.info.framework, done.verdict) == ("onnx", "onnx", "safe")
+    assert done.fingerprints.digests == detail_digests(ctx, REF)
+
+
+def detail_digests(ctx: Context, ref: Ref) -> frozenset[str]:
+    from sqlalchemy import select
+
+    from vallum.store.models_registry import ModelTensor, ModelVersion
+
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(ModelTensor.digest)
+            .join(ModelVersion, ModelVersion.id == ModelTensor.version_id)
+            .where(ModelVersion.name == ref.name, ModelVersion.version == ref.version)
+        ).scalars()
+        return frozenset(rows)
