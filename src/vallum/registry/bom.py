@@ -18,28 +18,18 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.license import LicenseExpression
-from cyclonedx.model.tool import ToolRepository
-from cyclonedx.model.vulnerability import (
-    BomTarget,
-    Vulnerability,
-    VulnerabilityAdvisory,
-    VulnerabilitySource,
-)
-from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
-from packageurl import PackageURL
+from typing import TYPE_CHECKING, Any
 
 from vallum.clock import utcnow
 from vallum.errors import VallumError
 from vallum.registry.depaudit import AuditResult
 from vallum.registry.versions import StoredFile, VersionInfo
+
+if TYPE_CHECKING:
+    from cyclonedx.model import Property
+    from cyclonedx.model.component import Component
+    from cyclonedx.model.vulnerability import Vulnerability
+    from packageurl import PackageURL
 
 SPEC_VERSION = "1.6"
 
@@ -54,6 +44,8 @@ class Distribution:
 
     @property
     def purl(self) -> PackageURL:
+        from packageurl import PackageURL
+
         return PackageURL(type="pypi", name=_normalise(self.name), version=self.version)
 
 
@@ -96,6 +88,17 @@ def build_bom(
     audit: AuditResult,
 ) -> BuiltBom:
     """The validated CycloneDX 1.6 JSON text for ``info``."""
+    # Imported here: the JSON-schema validator takes seconds to import, and only
+    # `vallum models bom` needs it.
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.license import LicenseExpression
+    from cyclonedx.model.tool import ToolRepository
+    from cyclonedx.output.json import JsonV1Dot6
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
     serial = uuid.uuid4()
     model_ref = f"model:{info.ref}"
     model = Component(
@@ -170,6 +173,8 @@ def build_bom(
 
 
 def _model_properties(info: VersionInfo) -> list[Property]:
+    from cyclonedx.model import Property
+
     facts = {
         "vallum:manifest-digest": info.manifest_digest,
         "vallum:format": info.format,
@@ -206,6 +211,8 @@ def _model_card(info: VersionInfo) -> dict[str, Any]:
 
 
 def _audit_properties(audit: AuditResult) -> list[Property]:
+    from cyclonedx.model import Property
+
     props = [Property(name="vallum:vulnerabilities", value=str(audit.status))]
     if audit.reason:
         props.append(Property(name="vallum:vulnerabilities-reason", value=audit.reason))
@@ -213,6 +220,14 @@ def _audit_properties(audit: AuditResult) -> list[Property]:
 
 
 def _vulnerabilities(audit: AuditResult, libraries: dict[str, Component]) -> list[Vulnerability]:
+    from cyclonedx.model import XsUri
+    from cyclonedx.model.vulnerability import (
+        BomTarget,
+        Vulnerability,
+        VulnerabilityAdvisory,
+        VulnerabilitySource,
+    )
+
     out = []
     for v in audit.vulnerabilities:
         target = libraries.get(_normalise(v.package))
