@@ -17,6 +17,7 @@ from vallum.cli.models import models
 from vallum.cli.options import State
 from vallum.cli.reviews import reviews
 from vallum.cli.scan import scan
+from vallum.cli.signing import sign, verify
 from vallum.cli.system import init, up
 from vallum.cli.users import roles, users
 
@@ -57,5 +58,7 @@ cli.add_command(roles)
 cli.add_command(access)
 cli.add_command(reviews)
 cli.add_command(scan)
+cli.add_command(sign)
+cli.add_command(verify)
 cli.add_command(models)
 cli.add_command(gate_cmd)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import enum
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -39,11 +42,11 @@ _T = TypeVar("_T")
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 SINGLE_FILE_RESOURCE = "."  # model_signing names the only file of a one-file model "."
-NETWORK_HINT = (
+NETWORK_DETAIL = (
     "Sigstore keyless signing and verification need network access to Sigstore "
-    "(Fulcio, Rekor, the TUF trust root) and an OIDC identity; use --private-key "
-    "offline"
+    "(its TUF trust root, Fulcio, Rekor) and an OIDC identity"
 )
+NETWORK_HINT = "offline, sign with --private-key or a certificate chain"
 
 
 class Method(enum.StrEnum):
@@ -84,6 +87,18 @@ class SignedManifest:
     resources: Mapping[str, str]
     serialization: Serialization
     key_fingerprint: str
+
+
+@contextlib.contextmanager
+def _quiet_http() -> Iterator[None]:
+    """Hide urllib3's retry warnings: the one-line error says what happened."""
+    logger = logging.getLogger("urllib3")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _required(value: _T | None, flag: str) -> _T:
@@ -198,7 +213,17 @@ def _payload(model_name: str, resources: Mapping[str, str], serialization: Seria
     return Payload(ms_manifest.Manifest(model_name, items, kind))
 
 
-def _signer(spec: SignerSpec) -> Any:
+def make_signer(spec: SignerSpec) -> Any:
+    """model_signing's signer for ``spec``; for Sigstore this reaches the network."""
+    if spec.method is Method.SIGSTORE:
+        return _make_signer(spec)
+    try:
+        return _make_signer(spec)
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyFileError(f"cannot load the signing key ({type(exc).__name__})") from exc
+
+
+def _make_signer(spec: SignerSpec) -> Any:
     match spec.method:
         case Method.KEY:
             from model_signing._signing import sign_ec_key
@@ -216,17 +241,20 @@ def _signer(spec: SignerSpec) -> Any:
             from model_signing._signing import sign_sigstore
 
             try:
-                return sign_sigstore.Signer(
-                    use_ambient_credentials=True, identity_token=spec.identity_token
-                )
+                with _quiet_http():
+                    return sign_sigstore.Signer(
+                        use_ambient_credentials=True, identity_token=spec.identity_token
+                    )
             except Exception as exc:
                 raise UnavailableError(
-                    f"cannot reach Sigstore ({type(exc).__name__})", hint=NETWORK_HINT
+                    f"{NETWORK_DETAIL}: Sigstore did not answer ({type(exc).__name__})",
+                    hint=NETWORK_HINT,
                 ) from exc
 
 
 def sign_resources(
     spec: SignerSpec,
+    signer: Any,
     model_name: str,
     resources: Mapping[str, str],
     serialization: Serialization,
@@ -234,15 +262,14 @@ def sign_resources(
 ) -> None:
     """Sign the manifest and write the bundle to ``signature``."""
     payload = _payload(model_name, resources, serialization)
-    signer = _signer(spec)
     try:
-        bundle = signer.sign(payload)
-    except (UnavailableError, KeyFileError):
-        raise
+        with _quiet_http():
+            bundle = signer.sign(payload)
     except Exception as exc:
         if spec.method is Method.SIGSTORE:
             raise UnavailableError(
-                f"Sigstore signing failed ({type(exc).__name__})", hint=NETWORK_HINT
+                f"{NETWORK_DETAIL}: Sigstore signing failed ({type(exc).__name__})",
+                hint=NETWORK_HINT,
             ) from exc
         raise KeyFileError(f"cannot sign with the given key ({type(exc).__name__})") from exc
     tmp = signature.with_name(signature.name + ".tmp")
@@ -312,11 +339,12 @@ def _verifier(spec: VerifierSpec) -> Any:
             identity = _required(spec.identity, "--identity")
             issuer = _required(spec.oidc_issuer, "--oidc-issuer")
             try:
-                return sign_sigstore.Verifier(identity=identity, oidc_issuer=issuer)
+                with _quiet_http():
+                    return sign_sigstore.Verifier(identity=identity, oidc_issuer=issuer)
             except Exception as exc:
                 raise UnavailableError(
-                    f"cannot fetch Sigstore's trust root ({type(exc).__name__})",
-                    hint=NETWORK_HINT,
+                    f"{NETWORK_DETAIL}: cannot fetch the trust root ({type(exc).__name__})",
+                    hint="verify offline with --public-key or --certificate-chain",
                 ) from exc
 
 
@@ -367,7 +395,11 @@ def verify_signature(spec: VerifierSpec, signature: Path) -> SignedManifest:
             f"signature {signature} is not a valid Sigstore bundle ({type(exc).__name__})"
         ) from exc
     try:
-        expected = verifier.verify(sig)
+        with warnings.catch_warnings():
+            # model_signing calls the deprecated Logger.warn for certificates without
+            # KeyUsage; the verdict below is what matters.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            expected = verifier.verify(sig)
     except Exception as exc:
         reason = _mismatch_reason(exc)
         if reason is not None:
@@ -389,13 +421,23 @@ def _signed_manifest(expected: Any, fingerprint: str, signature: Path) -> Signed
             f"signature {signature} uses serialization {method}/{hash_type}; "
             "Vallum verifies sha256 by files or shards"
         )
-    shard_size = args.get("shard_size") if method == "shards" else None
-    if method == "shards" and (not isinstance(shard_size, int) or shard_size <= 0):
-        raise SignatureFileError(f"signature {signature} has an invalid shard size")
+    shard_size: int | None = None
+    if method == "shards":
+        # The predicate is a protobuf Struct: its numbers come back as floats.
+        raw = args.get("shard_size")
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
+            raise SignatureFileError(f"signature {signature} has an invalid shard size")
+        shard_size = raw
     resources = {}
     for rd in expected.resource_descriptors():
-        if rd.digest.algorithm != "sha256":
-            raise SignatureFileError(f"signature {signature} has a non-sha256 resource")
+        want = "sha256" if shard_size is None else f"sha256-sharded-{shard_size}"
+        if rd.digest.algorithm != want:
+            raise SignatureFileError(
+                f"signature {signature} has a resource hashed with "
+                f"{rd.digest.algorithm!r}, not {want!r}"
+            )
         resources[rd.identifier] = rd.digest.digest_hex
     ignore = tuple(str(p) for p in args.get("ignore_paths", ()))
     return SignedManifest(

@@ -29,6 +29,7 @@ from vallum.signing.oms import (
     leaf_fingerprint,
     load_certificates,
     load_private_key_fingerprint,
+    make_signer,
     public_key_fingerprint,
     read_bundle,
     sign_resources,
@@ -165,6 +166,7 @@ def sign_model(
     if not model.exists() and not model.is_symlink():
         raise UsageError(f"no such file or directory: {model}")
     signature = signature or default_signature(model)
+    signer = make_signer(spec)
     inside = _inside(model, signature)
     manifest = hash_model(model, ignore=[Path(inside)] if inside else [])
     ignores = sorted({*DEFAULT_IGNORES, DEFAULT_SIGNATURE_NAME, *([inside] if inside else [])})
@@ -173,6 +175,7 @@ def sign_model(
         resources = {SINGLE_FILE_RESOURCE: next(iter(manifest.files.values()))}
     sign_resources(
         spec,
+        signer,
         _model_name(model),
         resources,
         Serialization("files", "sha256", tuple(ignores)),
