@@ -129,7 +129,7 @@ def register_cmd(
         emit_json(shown.to_dict())
         return 0
     info = done.info
-    signed = f"signed ({info.key_fingerprint or '?'}"[:25] + ")" if info.signed else "unsigned"
+    signed = f"signed by key {(info.key_fingerprint or '?')[:16]}" if info.signed else "unsigned"
     click.echo(
         f"registered {ref}: {len(done.files)} file(s), {_size(info.total_size)}, {info.format}, "
         f"scan {done.verdict}, {signed}, {len(done.fingerprints.tensors)} tensor fingerprints"

@@ -73,7 +73,8 @@ def audit_environment(
         return AuditResult(AuditStatus.UNCHECKED, f"pip-audit could not run: {exc.strerror}")
     try:
         doc = json.loads(proc.stdout)
-        deps = doc["dependencies"] if isinstance(doc, dict) else None
+        # pip-audit >= 2.5 wraps the list in {"dependencies": [...]}; older ones print it bare.
+        deps = doc.get("dependencies") if isinstance(doc, dict) else doc
         if not isinstance(deps, list):
             raise TypeError("no dependencies list")
         return AuditResult(AuditStatus.CHECKED, None, tuple(_vulns(deps)))

@@ -145,6 +145,15 @@ def test_pip_audit_that_cannot_answer_is_unchecked_with_the_reason(tmp_path: Pat
     assert broken.reason == "pip-audit failed (exit 1): ConnectionError: offline"
     garbage = audit_environment(command=fake_pip_audit(tmp_path, "print('[1, 2]')"))
     assert garbage.status is AuditStatus.UNCHECKED
+    assert audit_environment(command=fake_pip_audit(tmp_path, "print('{}')")).status is (
+        AuditStatus.UNCHECKED
+    )
+    legacy = json.dumps(PIP_AUDIT_JSON["dependencies"])
+    old = audit_environment(command=fake_pip_audit(tmp_path, f"print({json.dumps(legacy)})"))
+    assert (old.status, [v.id for v in old.vulnerabilities]) == (
+        AuditStatus.CHECKED,
+        ["PYSEC-2021-142"],
+    )
 
 
 def test_without_pip_audit_installed_it_says_so() -> None:
