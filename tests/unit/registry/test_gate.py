@@ -151,3 +151,27 @@ def test_a_policy_that_cannot_decide_is_an_error(
 def test_a_missing_policy_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(tmp_path / "absent.yaml")
+
+
+def test_a_certificate_chain_in_the_policy(ctx: Context, model_dir: Path, tmp_path: Path) -> None:
+    from tests.unit.signing.material import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    sign_model(
+        model_dir,
+        private_key=pki.leaf_key,
+        signing_certificate=pki.leaf,
+        certificate_chain=[pki.intermediate],
+    )
+    register(ctx, RegisterRequest(REF, model_dir, certificate_chain=(pki.root,)))
+    generate_bom(ctx, REF, audit=False)
+    info = detail(ctx.engine, REF).info
+    assert info.signed and info.signature_method == "certificate"
+    trusted = load_policy(policy_file(tmp_path, f"certificate_chains:\n  - [{pki.root}]\n"))
+    assert gate(ctx, REF, trusted).passed
+    other = make_pki(tmp_path / "other", "Other ")
+    strange = load_policy(
+        policy_file(tmp_path, f"certificate_chains:\n  - [{other.root}]\n", "other.yaml")
+    )
+    result = gate(ctx, REF, strange)
+    assert checks(result)["signature"] is False
