@@ -51,6 +51,9 @@ _FRAMEWORK_OF = {
 }
 
 
+MAX_PATH = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class RegisterRequest:
     """What ``vallum models register`` was asked to do."""
@@ -131,10 +134,14 @@ def register(ctx: Context, req: RegisterRequest) -> Registered:
     if taken:
         _refuse(ctx, req.ref, "version_exists")
         raise _exists(req.ref)
+    _check_lengths(req)
     sig = _signature_of(req)
     manifest = manifest_of(path, ignore=[sig] if sig is not None and inside(path, sig) else [])
     if not manifest.files:
         raise UsageError(f"{path} holds no files to register")
+    too_long = [rel for rel in manifest.files if len(rel) > MAX_PATH]
+    if too_long:
+        raise UsageError(f"a file path in {path.name} is longer than {MAX_PATH} characters")
     root = path if path.is_dir() else path.parent
     results = [r for rel in manifest.files for r in scan_path(root / rel)]
     record_scan(ctx, results)
@@ -171,6 +178,12 @@ def register(ctx: Context, req: RegisterRequest) -> Registered:
         },
     )
     return Registered(info, stored, str(verdict), tuple(results), prints)
+
+
+def _check_lengths(req: RegisterRequest) -> None:
+    for what, value, limit in (("--framework", req.framework, 64), ("--owner", req.owner, 128)):
+        if value is not None and not 0 < len(value) <= limit:
+            raise UsageError(f"{what} must be 1 to {limit} characters")
 
 
 def _exists(ref: Ref) -> VersionExistsError:

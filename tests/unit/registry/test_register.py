@@ -243,3 +243,11 @@ def detail_digests(ctx: Context, ref: Ref) -> frozenset[str]:
             .where(ModelVersion.name == ref.name, ModelVersion.version == ref.version)
         ).scalars()
         return frozenset(rows)
+
+
+def test_overlong_labels_are_usage_errors(ctx: Context, model_dir: Path) -> None:
+    with pytest.raises(UsageError, match="--owner"):
+        register(ctx, RegisterRequest(REF, model_dir, owner="x" * 129))
+    with pytest.raises(UsageError, match="--framework"):
+        register(ctx, RegisterRequest(REF, model_dir, framework=""))
+    assert list_versions(ctx.engine) == []
