@@ -49,6 +49,13 @@ browser:  ## Debian's Chromium for the console's end-to-end test (needs root or 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
 	$(BIN)/python bench/signing_bench.py
+	$(BIN)/python bench/scan_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+.PHONY: fuzz
+FUZZ_SECONDS ?= 3600
+fuzz: $(STAMP)  ## long coverage-guided run of the scanner (atheris); crash files land in fuzz/
+	$(BIN)/python fuzz/scan_fuzz.py --seeds fuzz/corpus
+	cd fuzz && ../$(BIN)/python scan_fuzz.py corpus -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=1048576

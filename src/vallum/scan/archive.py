@@ -8,12 +8,15 @@ formats back to the dispatcher.
 from __future__ import annotations
 
 import ast
+import math
+import re
+import stat
 import struct
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from vallum.scan.classify import STRONG, Kind, classify
+from vallum.scan.classify import STRONG, Kind, classify, zip_eocd
 from vallum.scan.job import MemoryReader
 from vallum.scan.pickle_vm import scan_pickle_stream
 from vallum.scan.verdict import Report, Severity
@@ -69,6 +72,51 @@ def scan_npy(data: memoryview, location: str, report: Report) -> None:
             location,
         )
         scan_pickle_stream(bytes(data[start + size :]), f"{location}:data", report)
+        return
+    expected = _npy_bytes(header)
+    body = len(data) - start - size
+    if expected is None:
+        return
+    if body < expected:
+        report.incomplete(
+            "npy.truncated", f"{body} data bytes, the header says {expected}", location
+        )
+    elif body > expected:
+        rest = data[start + size + expected :]
+        kind = classify(rest)
+        if kind in STRONG or kind is Kind.PICKLE:
+            report.add(
+                "polyglot.trailing-format",
+                Severity.HIGH,
+                f"a {kind} payload follows the array data",
+                f"{location}@{start + size + expected}",
+            )
+        else:
+            report.add(
+                "npy.trailing-data", Severity.LOW, f"{len(rest)} bytes after the array", location
+            )
+
+
+_NPY_DESCR = re.compile(r"[<>|=]?([a-zA-Z])(\d*)")
+_NPY_UNIT = {"U": 4}
+
+
+def _npy_bytes(header: dict[str, Any]) -> int | None:
+    """The array's data size from a simple descr (``'<f4'``, ``'|b1'``, ``'<U8'``) and shape."""
+    descr, shape = header.get("descr"), header.get("shape")
+    if not isinstance(descr, str) or not isinstance(shape, tuple):
+        return None
+    match = _NPY_DESCR.fullmatch(descr)
+    if match is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    code, digits = match.groups()
+    if code in "?bB":
+        item = int(digits or 1)
+    elif digits:
+        item = int(digits) * _NPY_UNIT.get(code, 1)
+    else:
+        return None
+    return math.prod(shape) * item
 
 
 def zip_kind(names: list[str]) -> str:
@@ -160,6 +208,30 @@ def read_member(
     return body
 
 
+def _zip_trailer(job: Job, data: memoryview, location: str, depth: int) -> None:
+    """Bytes after the end-of-central-directory record (and its comment)."""
+    eocd = zip_eocd(data)
+    if eocd is None or eocd + 22 > len(data):
+        return
+    end = eocd + 22 + int.from_bytes(data[eocd + 20 : eocd + 22], "little")
+    rest = data[end:]
+    if not bytes(rest).strip(b"\x00"):
+        return
+    kind = classify(rest)
+    if kind in STRONG or kind is Kind.PICKLE:
+        job.report.add(
+            "polyglot.trailing-format",
+            Severity.HIGH,
+            f"a {kind} payload follows the zip's end record",
+            f"{location}@{end}",
+        )
+        job.inner(rest, f"{location}@{end}", depth + 1)
+    else:
+        job.report.add(
+            "zip.trailing-data", Severity.LOW, f"{len(rest)} bytes after the zip", location
+        )
+
+
 def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
     """Scan every member by content (pickles, NPY, nested formats); returns the zip's kind."""
     from vallum.scan.keras import scan_keras_zip  # keras reads members through this module
@@ -185,6 +257,15 @@ def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
                 "member path leaves the archive",
                 f"{location}:{name}",
             )
+    for info in infos:
+        if stat.S_ISLNK(info.external_attr >> 16):
+            report.add(
+                "zip.link",
+                Severity.HIGH,
+                "symbolic link member (extraction can write outside the directory)",
+                f"{location}:{info.filename}",
+            )
+    _zip_trailer(job, data, location, depth)
     if kind == "keras":
         return scan_keras_zip(job, data, zf, location, depth)
     for info in infos:
@@ -201,6 +282,12 @@ def scan_zip(job: Job, data: memoryview, location: str, depth: int) -> str:
             scan_pickle_stream(bytes(view), where, report, required=required)
         elif member_kind is Kind.NPY:
             scan_npy(view, where, report)
+        elif kind == "pytorch-zip" and "/code/" in f"/{info.filename}":
+            report.incomplete(
+                "torch.torchscript-code",
+                "TorchScript code runs when the model loads: not judged",
+                where,
+            )
         elif kind == "numpy-npz":
             report.incomplete("npz.member-not-npy", "member is not an NPY array", where)
         elif kind != "pytorch-zip" or member_kind in STRONG:

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import enum
+import io
+import json
+import pickletools
 import struct
 
 from vallum.scan import protobuf as pb
 
 #: Opcodes a protocol 0/1 pickle plausibly starts with.
 _P0_START = frozenset(b"(}])NIJKLMFSVUTXcigh")
+_OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: The footer of a TensorFlow checkpoint index (a LevelDB-format table).
+TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
+MAX_JSON = 64 << 20
 _EOCD = struct.Struct("<4s4H2IH")
 _ZIP64_LOCATOR = b"PK\x06\x07"
 
 #: Field numbers of the protobuf messages recognised by content.
-_ONNX_MODEL = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25})
+_ONNX_MODEL = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26})
 _ONNX_GRAPH = frozenset({1, 2, 5, 10, 11, 12, 13, 14, 15, 16})
 _SAVED_MODEL = frozenset({1, 2})
 _META_GRAPH = frozenset({1, 2, 3, 4, 5, 6, 7})
@@ -22,6 +29,7 @@ _GRAPH_DEF = frozenset({1, 2, 3, 4})
 _NODE_DEF = frozenset({1, 2, 3, 4, 5, 6, 7})
 _SAVED_OBJECT = frozenset({2, 3, 4, 5, 6})
 _FINGERPRINT = frozenset({1, 2, 3, 4, 5, 6})
+_SENTENCEPIECE = frozenset({1, 2, 3, 4, 5})
 
 
 class Kind(enum.StrEnum):
@@ -45,6 +53,9 @@ class Kind(enum.StrEnum):
     TF_GRAPHDEF = "tf-graphdef"
     KERAS_METADATA = "keras-metadata-pb"
     TF_FINGERPRINT = "tf-fingerprint"
+    TF_CHECKPOINT_INDEX = "tf-checkpoint-index"
+    JSON = "json"
+    SENTENCEPIECE = "sentencepiece"
     UNKNOWN = "unknown"
 
 
@@ -98,6 +109,12 @@ def classify(data: bytes | bytearray | memoryview) -> Kind:
         return Kind.ZLIB
     if _plausible_protocol0(head):
         return Kind.PICKLE
+    if head.lstrip()[:1] in (b"{", b"[") and len(data) <= MAX_JSON and _is_json(data):
+        return Kind.JSON
+    if len(data) >= 48 and bytes(data[-8:]) == TABLE_MAGIC:
+        return Kind.TF_CHECKPOINT_INDEX
+    if _decodes_as_pickle(head):
+        return Kind.PICKLE
     return _classify_protobuf(data)
 
 
@@ -139,6 +156,14 @@ def zip_eocd(data: bytes | bytearray | memoryview) -> int | None:
     return None
 
 
+def _is_json(data: bytes | bytearray | memoryview) -> bool:
+    try:
+        json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 def _is_tar(head: bytes) -> bool:
     if len(head) < 512:
         return False
@@ -160,13 +185,14 @@ def _is_safetensors(head: bytes) -> bool:
 
 
 def _is_lzma_alone(head: bytes) -> bool:
-    """The legacy .lzma header joblib writes: properties byte, dictionary size, size."""
-    if len(head) < 13 or head[0] >= 9 * 5 * 5:
+    """The legacy .lzma header joblib writes: properties 0x5d, dictionary size, length."""
+    if len(head) < 13 or head[0] != 0x5D:
         return False
     dict_size = int.from_bytes(head[1:5], "little")
-    if dict_size < 4096 or dict_size > 1 << 30:
+    length = int.from_bytes(head[5:13], "little")
+    if dict_size < 4096 or dict_size > 1 << 30 or (length != (1 << 64) - 1 and length >= 1 << 48):
         return False
-    return dict_size & (dict_size - 1) == 0 or dict_size % 3 == 0
+    return dict_size & (dict_size - 1) == 0 or (dict_size // 3) & (dict_size // 3 - 1) == 0
 
 
 def _plausible_protocol0(head: bytes) -> bool:
@@ -177,6 +203,27 @@ def _plausible_protocol0(head: bytes) -> bool:
         line = head[1:].split(b"\n", 1)[0]
         return b"\n" in head and line.replace(b".", b"").replace(b"_", b"").isalnum()
     return True
+
+
+def _decodes_as_pickle(head: bytes) -> bool:
+    """A pickle without a PROTO header (the VM accepts any protocol's opcodes anyway).
+
+    The opcodes are only decoded (pickletools executes nothing): the head must reach a
+    STOP, or decode 16 opcodes before it runs out.
+    """
+    if not head or head[0] not in _OPCODES:
+        return False
+    count = 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if opcode.name == "STOP":
+                return count > 1
+            if count >= 16:
+                return True
+    except (ValueError, IndexError, KeyError, EOFError, OverflowError, UnicodeError, struct.error):
+        return count >= 16
+    return False
 
 
 def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
@@ -190,6 +237,8 @@ def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
             graphs = pb.messages(top, 7)
             if all(pb.is_message(g, _ONNX_GRAPH) for g in graphs):
                 return Kind.ONNX
+        if numbers <= _SENTENCEPIECE and 1 in numbers and all(_is_piece(f) for f in top[1]):
+            return Kind.SENTENCEPIECE
         if (
             numbers <= _SAVED_MODEL
             and 2 in numbers
@@ -205,15 +254,28 @@ def _classify_protobuf(data: bytes | bytearray | memoryview) -> Kind:
                     return Kind.TF_GRAPHDEF
                 if numbers == {1} and all(pb.is_message(n.payload, _SAVED_OBJECT) for n in nodes):
                     return Kind.KERAS_METADATA
-        if numbers <= _FINGERPRINT and all(
-            f.wire_type == (pb.LEN if f.number == 6 else pb.VARINT)
-            for fs in top.values()
-            for f in fs
+        if (
+            len(numbers) >= 4
+            and numbers <= _FINGERPRINT
+            and all(
+                f.wire_type == (pb.LEN if f.number == 6 else pb.VARINT)
+                for fs in top.values()
+                for f in fs
+            )
         ):
             return Kind.TF_FINGERPRINT
     except pb.ProtobufError:
         return Kind.UNKNOWN
     return Kind.UNKNOWN
+
+
+def _is_piece(field: pb.Field) -> bool:
+    """A SentencePiece entry: piece (string), score (float), type (enum)."""
+    if field.wire_type != pb.LEN:
+        return False
+    wire = {1: pb.LEN, 2: pb.FIXED32, 3: pb.VARINT}
+    pieces = list(pb.iter_fields(field.payload))
+    return bool(pieces) and all(wire.get(f.number) == f.wire_type for f in pieces)
 
 
 def _has_string(msg: memoryview, number: int) -> bool:

@@ -31,6 +31,8 @@ class Job:
     report: Report
     dispatch: Dispatch
     base_dir: Path | None = None  # the directory of the file on disk, for external data
+    path: Path | None = None  # the file on disk, when scanning one
+    path_size: int = -1
     limits: Limits = field(default_factory=Limits)
     inflated: int = 0
 

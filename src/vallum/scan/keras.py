@@ -4,7 +4,8 @@ The whole config is walked: Lambda layers (marshalled bytecode) and file-reading
 layers are findings; every ``module`` must be a Keras built-in module, every
 ``class_name`` a built-in class, every function reference a built-in function;
 any other string holding ``__`` is a finding. HDF5 files are opened read-only with
-h5py (which never unpickles); every attribute of every group and dataset is read,
+h5py (which never unpickles) in a child process under CPU and memory limits, since
+libhdf5 can crash on malformed input; every attribute of every group and dataset is read,
 JSON configs among them are walked, and external links, external storage and
 virtual datasets (which make a loader read other files) are findings.
 """
@@ -12,28 +13,48 @@ virtual datasets (which make a loader read other files) are findings.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from vallum.scan import keras_allowlist as allow
 from vallum.scan.archive import read_member
-from vallum.scan.job import Job, MemoryReader
+from vallum.scan.job import Job
 from vallum.scan.verdict import Report, Severity
 
 MAX_JSON = 64 << 20
+H5_TIMEOUT = 30
 _CONFIG_ATTRS = ("model_config", "training_config")
 
 
+def _package(module: str) -> str | None:
+    """The Keras package a module belongs to (``layers`` for ``keras.src.layers.core``)."""
+    for root in allow.ROOTS:
+        if module == root:
+            return ""
+        if module.startswith(root + "."):
+            parts = module[len(root) + 1 :].split(".")
+            if parts[0] == "src":
+                parts = parts[1:]
+            return parts[0] if parts else None
+    return None
+
+
 def _module_allowed(module: str) -> bool:
-    if module in allow.MODULES:
-        return True
-    parts = module.split(".")
-    return len(parts) >= 3 and parts[:2] == ["keras", "src"] and parts[2] in allow.SRC_PACKAGES
+    package = _package(module)
+    return package == "" or package in allow.SRC_PACKAGES
 
 
 def _family(module: str) -> str:
-    parts = module.split(".")
-    return parts[2] if parts[:2] == ["keras", "src"] and len(parts) > 2 else parts[-1]
+    return _package(module) or ""
+
+
+def _class_allowed(class_name: str) -> bool:
+    """A Keras built-in, also under the ``Custom>`` / ``keras>`` prefixes TF-Keras writes."""
+    prefix, _, rest = class_name.rpartition(">")
+    return rest in allow.CLASSES and prefix in ("", "Custom", "keras", "Keras")
 
 
 def check_config(config: Any, location: str, report: Report, *, max_nodes: int = 1_000_000) -> None:
@@ -75,7 +96,7 @@ def _check_object(obj: dict[str, Any], where: str, report: Report) -> None:
     elif (
         isinstance(class_name, str)
         and class_name not in allow.MARKERS
-        and class_name not in allow.CLASSES
+        and not _class_allowed(class_name)
         and "__" not in class_name
     ):
         report.incomplete(
@@ -147,84 +168,113 @@ def scan_keras_zip(
 
 
 def scan_h5(job: Job, data: memoryview, location: str) -> str:
-    """HDF5 (Keras H5 models and weights) read with h5py; nothing is unpickled."""
-    import h5py  # imported late: numpy and libhdf5 only when an HDF5 file is scanned
+    """HDF5 (Keras H5 models and weights), read by h5py in a child process.
+
+    Attributes are read, never datasets' contents; JSON configs among them are
+    walked like a .keras config; external links and storage are findings.
+    """
+    report = job.report
+    # run as a script (not -m) so the child imports only h5py, not vallum
+    args = [sys.executable, "-I", str(Path(__file__).with_name("h5_worker.py"))]
+    feed: bytes | None = bytes(data)
+    if job.path is not None and len(data) == job.path_size:
+        args.append(str(job.path))
+        feed = None
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed argv: this interpreter and a vallum module
+            args,
+            input=feed,
+            capture_output=True,
+            timeout=H5_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        report.incomplete("hdf5.timeout", "reading the HDF5 file took too long", location)
+        return "hdf5"
+    records = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    done = [r for r in records if r.get("t") == "done"]
+    for record in records:
+        _h5_record(job, record, location)
+    if not done:
+        errors = [r.get("message", "") for r in records if r.get("t") == "error"]
+        why = errors[0] if errors else f"reader exited with status {proc.returncode}"
+        report.incomplete("hdf5.malformed", f"HDF5 does not open: {why}", location)
+        return "hdf5"
+    return "keras-h5" if done[0].get("model") else "hdf5"
+
+
+def _h5_record(job: Job, record: dict[str, Any], location: str) -> None:
+    report = job.report
+    kind = record.get("t")
+    where = f"{location}:{record.get('path', '')}"
+    if kind == "attr":
+        name, value = str(record.get("name")), str(record.get("value"))
+        where = f"{where}@{name}"
+        if name in _CONFIG_ATTRS or value.lstrip().startswith(("{", "[")):
+            parsed = _json(value.encode("utf-8", "replace"), where, report)
+            if parsed is not None:
+                check_config(parsed, where, report, max_nodes=job.limits.max_config_nodes)
+        elif "__" in value:
+            report.add("keras.dunder", Severity.HIGH, f"attribute value {value[:60]!r}", where)
+    elif kind == "external-link":
+        report.add(
+            "hdf5.external-link",
+            Severity.HIGH,
+            f"link to {str(record.get('target'))[:120]!r} (a loader reads another file)",
+            where,
+        )
+    elif kind == "external-storage":
+        report.add(
+            "hdf5.external-storage",
+            Severity.HIGH,
+            "dataset stored in external files (a loader reads them)",
+            where,
+        )
+    elif kind == "virtual":
+        report.add(
+            "hdf5.virtual-dataset", Severity.HIGH, "virtual dataset mapped from other files", where
+        )
+    elif kind == "attr-not-string":
+        report.incomplete("keras.config-json", "model config attribute is not a string", where)
+    elif kind == "limit":
+        report.incomplete("hdf5.too-many-objects", "object limit reached", location)
+
+
+def scan_json(job: Job, data: memoryview, location: str) -> str:
+    """A loose JSON file of a model directory: configs, tokenizer settings.
+
+    Chat templates are judged like GGUF's; anything shaped like a Keras config
+    (``class_name`` keys) is walked with the Keras rules; ``auto_map`` (Hugging Face
+    remote code) names Python files that run on load, which a scan cannot judge.
+    """
+    from vallum.scan.template import scan_template  # GGUF's template checks
 
     report = job.report
-    try:
-        with h5py.File(MemoryReader(data), "r") as f:
-            _H5Walk(job, location, h5py).group(f, "/")
-            is_model = "model_config" in f.attrs
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
-        report.incomplete("hdf5.malformed", f"HDF5 does not open: {exc}", location)
-        return "hdf5"
-    return "keras-h5" if is_model else "hdf5"
-
-
-class _H5Walk:
-    def __init__(self, job: Job, location: str, h5py: Any) -> None:
-        self.job = job
-        self.location = location
-        self.h5py = h5py
-        self.seen: set[Any] = set()
-        self.count = 0
-
-    def attrs(self, obj: Any, path: str) -> None:
-        report = self.job.report
-        for name in obj.attrs:
-            where = f"{self.location}:{path}@{name}"
-            value = obj.attrs[name]
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            if not isinstance(value, str):
-                continue
-            if name in _CONFIG_ATTRS or value.lstrip().startswith(("{", "[")):
-                parsed = _json(value.encode("utf-8"), where, report)
-                if parsed is not None:
-                    check_config(parsed, where, report, max_nodes=self.job.limits.max_config_nodes)
-            elif "__" in value:
-                report.add("keras.dunder", Severity.HIGH, f"attribute value {value[:60]!r}", where)
-
-    def group(self, group: Any, path: str) -> None:
-        h5py, report = self.h5py, self.job.report
-        self.attrs(group, path)
-        for name in group:
-            self.count += 1
-            if self.count > self.job.limits.max_members:
-                report.incomplete("hdf5.too-many-objects", "object limit reached", self.location)
-                return
-            child = f"{path.rstrip('/')}/{name}"
-            where = f"{self.location}:{child}"
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.ExternalLink):
-                report.add(
-                    "hdf5.external-link",
-                    Severity.HIGH,
-                    f"link to {link.filename!r} (a loader reads another file)",
-                    where,
-                )
-                continue
-            if isinstance(link, h5py.SoftLink):
-                continue
-            obj = group[name]
-            if obj.id in self.seen:
-                continue
-            self.seen.add(obj.id)
-            if isinstance(obj, h5py.Group):
-                self.group(obj, child)
-            elif isinstance(obj, h5py.Dataset):
-                if obj.external:
-                    report.add(
-                        "hdf5.external-storage",
-                        Severity.HIGH,
-                        "dataset stored in external files (a loader reads them)",
-                        where,
+    parsed = _json(bytes(data), location, report)
+    if parsed is None:
+        return "json"
+    stack: list[tuple[Any, str]] = [(parsed, location)]
+    keras_like = False
+    while stack:
+        obj, where = stack.pop()
+        if isinstance(obj, dict):
+            keras_like = keras_like or "class_name" in obj
+            for key, value in obj.items():
+                here = f"{where}/{key}"
+                if key == "auto_map":
+                    report.incomplete(
+                        "json.remote-code", "auto_map names Python code loaded with the model", here
                     )
-                if obj.is_virtual:
-                    report.add(
-                        "hdf5.virtual-dataset",
-                        Severity.HIGH,
-                        "virtual dataset mapped from other files",
-                        where,
-                    )
-                self.attrs(obj, child)
+                if "template" in str(key) and isinstance(value, str):
+                    scan_template(value, here, report)
+                stack.append((value, here))
+        elif isinstance(obj, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if keras_like:
+        check_config(parsed, location, report, max_nodes=job.limits.max_config_nodes)
+    return "json"

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-#: Modules a Keras 3 config's ``module`` may name (and their ``keras.src`` twins).
-MODULES = frozenset(
-    {
-        "keras", "keras.layers", "keras.models", "keras.optimizers",
-        "keras.optimizers.schedules", "keras.losses", "keras.metrics", "keras.initializers",
-        "keras.regularizers", "keras.constraints", "keras.activations", "keras.dtype_policies",
-    }
-)  # fmt: skip
-#: ``keras.src`` sub-packages whose classes the allowlist below covers.
+#: Top-level packages Keras code lives in (Keras 3, TF-Keras 2, TensorFlow's copies).
+ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
+#: Packages (``keras.<p>``, ``keras.src.<p>...``) a config's ``module`` may name; their
+#: classes must still be on the list below.
 SRC_PACKAGES = frozenset(
     {
         "models", "layers", "optimizers", "losses", "metrics", "initializers", "regularizers",
-        "constraints", "activations", "dtype_policies", "engine", "backend",
+        "constraints", "activations", "dtype_policies", "engine", "backend", "ops", "random",
     }
 )  # fmt: skip
 #: Functions a ``{"class_name": "function"}`` entry may name, by module family.
@@ -24,6 +19,7 @@ FUNCTION_FAMILIES = frozenset({"activations", "losses", "metrics", "initializers
 MARKERS = frozenset(
     {
         "__tensor__",
+        "__keras_tensor__",
         "__numpy__",
         "__bytes__",
         "__typespec__",
@@ -287,5 +283,6 @@ CLASSES = frozenset(
         "function",
         "InputSpec",
         "TensorShape",
+        "SeedGenerator",
     ]
 )

@@ -10,11 +10,12 @@ they need a custom-op library the runtime must load.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path, PurePosixPath
 
 from vallum.scan import protobuf as pb
 from vallum.scan.job import Job
-from vallum.scan.verdict import Severity
+from vallum.scan.verdict import Report, Severity
 
 STANDARD_DOMAINS = frozenset(
     {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
@@ -37,6 +38,7 @@ class _Walk:
         self.location = location
         self.nodes = 0
         self.domains: set[str] = set()
+        self.locations: set[str] = set()
 
     def budget(self) -> bool:
         self.nodes += 1
@@ -103,6 +105,7 @@ class _Walk:
                 self.job.report.add(
                     "onnx.external-data", Severity.HIGH, f"{key} {entries[key][:40]!r}", where
                 )
+        self.locations.add(location)
         self.external(location, where)
 
     def external(self, location: str, where: str) -> None:
@@ -169,7 +172,11 @@ class _Walk:
 
 
 def scan_onnx(job: Job, data: memoryview, location: str) -> str:
-    walk = _Walk(job, location)
+    _walk_model(_Walk(job, location), data)
+    return "onnx"
+
+
+def _walk_model(walk: _Walk, data: memoryview) -> None:
     try:
         model = pb.fields(data)
         for graph in pb.messages(model, _M_GRAPH):
@@ -182,5 +189,42 @@ def scan_onnx(job: Job, data: memoryview, location: str) -> str:
             for node in pb.messages(pb.fields(function), _F_NODE):
                 walk.node(node, 1)
     except pb.ProtobufError as exc:
-        job.report.incomplete("onnx.malformed", f"ONNX model does not decode: {exc}", location)
-    return "onnx"
+        walk.job.report.incomplete(
+            "onnx.malformed", f"ONNX model does not decode: {exc}", walk.location
+        )
+
+
+def is_external_data(path: Path) -> bool:
+    """Whether an ONNX model (``*.onnx``) in this or a parent directory names ``path``
+    as its external data; the models are decoded to check, never trusted by name."""
+    target = path.resolve()
+    for directory in list(path.parents)[:3]:
+        try:
+            stamp = directory.stat().st_mtime_ns
+        except OSError:
+            continue
+        if target in _external_targets(directory, stamp):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _external_targets(
+    directory: Path, _stamp: int, max_models: int = 16, max_bytes: int = 2 << 30
+) -> frozenset[Path]:
+    """Files the ONNX models of ``directory`` name as external data (cached per mtime)."""
+    out: set[Path] = set()
+    for model in sorted(directory.glob("*.onnx"))[:max_models]:
+        try:
+            if model.is_symlink() or not model.is_file() or model.stat().st_size > max_bytes:
+                continue
+            walk = _Walk(Job(Report(), lambda *_: "", base_dir=directory), str(model))
+            _walk_model(walk, memoryview(model.read_bytes()))
+        except OSError:
+            continue
+        for location in walk.locations:
+            norm = location.replace("\\", "/")
+            if norm.startswith(("/", "~")) or ".." in norm.split("/") or ":" in norm:
+                continue
+            out.add((directory / norm).resolve())
+    return frozenset(out)

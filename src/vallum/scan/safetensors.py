@@ -105,12 +105,6 @@ def _check_tensors(job: Job, header: dict[str, Any], buffer: int, location: str)
         bits = DTYPE_BITS.get(info["dtype"]) if isinstance(info["dtype"], str) else None
         numel = _numel(info["shape"])
         offsets = info["data_offsets"]
-        if bits is None:
-            report.incomplete("safetensors.dtype", f"unknown dtype {info['dtype']!r}", where)
-            continue
-        if numel is None:
-            report.add("safetensors.shape", Severity.HIGH, "shape is not a list of sizes", where)
-            continue
         if (
             not isinstance(offsets, list)
             or len(offsets) != 2
@@ -129,14 +123,18 @@ def _check_tensors(job: Job, header: dict[str, Any], buffer: int, location: str)
                 where,
             )
             continue
-        if numel * bits != (end - begin) * 8:
+        spans.append((begin, end, where))
+        if bits is None:
+            report.incomplete("safetensors.dtype", f"unknown dtype {info['dtype']!r}", where)
+        elif numel is None:
+            report.add("safetensors.shape", Severity.HIGH, "shape is not a list of sizes", where)
+        elif numel * bits != (end - begin) * 8:
             report.add(
                 "safetensors.size-mismatch",
                 Severity.HIGH,
                 f"{info['dtype']} x {info['shape']} is not {end - begin} bytes",
                 where,
             )
-        spans.append((begin, end, where))
     spans.sort()
     cursor = 0
     for begin, end, where in spans:

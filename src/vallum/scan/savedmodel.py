@@ -38,6 +38,15 @@ FILE_OPS = frozenset(
         "DecodeProtoV2", "EncodeProto", "FileSystemSetConfiguration", "ParseExampleDataset",
     }
 )  # fmt: skip
+NETWORK_OPS = frozenset(
+    {
+        "RpcClient", "RpcCall", "RpcCheckStatus", "RpcServer", "RpcServerStart",
+        "RpcServerRegister", "DataServiceDataset", "DataServiceDatasetV2",
+        "DataServiceDatasetV3", "DataServiceDatasetV4", "RegisterDataset", "RegisterDatasetV2",
+        "GcsConfigureCredentials", "GcsConfigureBlockCache", "BigQueryReader",
+        "GenerateBigQueryReaderPartitions",
+    }
+)  # fmt: skip
 CHECKPOINT_OPS = frozenset(
     {
         "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice",
@@ -120,6 +129,8 @@ class _Checker:
                     report.add("tf.op.py-func", Severity.CRITICAL, f"{op} runs Python code", where)
                 elif op in FILE_OPS:
                     report.add("tf.op.file-io", Severity.HIGH, f"{op} reads or writes files", where)
+                elif op in NETWORK_OPS:
+                    report.add("tf.op.network", Severity.HIGH, f"{op} talks to the network", where)
                 elif op == "PrintV2" or op == "Print":
                     report.add("tf.op.print", Severity.INFO, f"{op} writes to a stream", where)
                 elif op in CHECKPOINT_OPS and not self._standard(scope, inputs, saver_fns):

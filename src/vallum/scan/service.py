@@ -50,7 +50,7 @@ def scan_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
                 return _unscannable(name, "unknown", "file.empty", "empty file")
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            return _scan(mapped, name, path.parent)
+            return _scan(mapped, name, path)
         finally:
             with contextlib.suppress(BufferError):  # a view still alive: unmapped when collected
                 mapped.close()
@@ -64,14 +64,14 @@ def scan_bytes(data: bytes | bytearray | memoryview | mmap.mmap, name: str) -> F
 
 
 def _scan(
-    data: bytes | bytearray | memoryview | mmap.mmap, name: str, base_dir: Path | None
+    data: bytes | bytearray | memoryview | mmap.mmap, name: str, path: Path | None
 ) -> FileResult:
     report = Report()
     view = memoryview(data)
     try:
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
-        fmt = scan_buffer(view, name, report, base_dir=base_dir, limits=Limits())
+        fmt = scan_buffer(view, name, report, path=path, limits=Limits())
     except (RecursionError, MemoryError) as exc:
         return _unscannable(
             name, "unknown", "scanner.limit", f"scan exceeded a limit: {type(exc).__name__}"

@@ -11,16 +11,20 @@ that give access to Python internals (``cycler``, ``joiner``, ``lipsum``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2.ext import Extension
+from jinja2.parser import Parser
 
 from vallum.scan.verdict import Report, Severity
 
 MAX_TEMPLATE = 1 << 20
 MAX_RANGE = 100_000
 MAX_REPEAT = 100_000
+MAX_ITERATIONS = 10_000_000
 
 #: Globals that expose Python objects (Jinja's own, Flask's, the template itself).
 GADGETS = frozenset(
@@ -83,10 +87,25 @@ PLAIN = (
     nodes.Dict, nodes.Pair, nodes.Keyword, nodes.CondExpr, nodes.And, nodes.Or, nodes.Not,
     nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Add, nodes.Sub, nodes.Div,
     nodes.FloorDiv, nodes.Mod, nodes.Concat, nodes.Slice, nodes.ScopedEvalContextModifier,
-    nodes.EvalContextModifier, nodes.Const,
+    nodes.EvalContextModifier, nodes.Const, nodes.Scope,
 )  # fmt: skip
 
-_ENV = Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"], autoescape=False)  # noqa: S701 - parsed only, never rendered
+
+class _GenerationTag(Extension):
+    """Hugging Face's ``{% generation %}…{% endgeneration %}`` (marks assistant text)."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.Scope(body, lineno=lineno)
+
+
+# autoescape only affects rendering, which never happens here
+_ENV = Environment(
+    extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", _GenerationTag], autoescape=True
+)
 
 
 def scan_template(source: str, location: str, report: Report) -> None:
@@ -194,10 +213,22 @@ class _Checker:
                 node,
             )
 
-    def _visit(self, node: nodes.Node) -> None:
+    def _visit(self, node: nodes.Node, iterations: float = 1) -> None:
         self._check(node)
+        if isinstance(node, nodes.For) and isinstance(node.iter, nodes.Call):
+            callee = node.iter.node
+            if isinstance(callee, nodes.Name) and callee.name == "range":
+                iterations *= max([1.0, *(_magnitude(a) for a in node.iter.args)])
+                if iterations > MAX_ITERATIONS:
+                    self.add(
+                        "template.resource-exhaustion",
+                        Severity.HIGH,
+                        "nested loops run more than 10 million times",
+                        node,
+                    )
+                    iterations = 1
         for child in node.iter_child_nodes():
-            self._visit(child)
+            self._visit(child, iterations)
 
     def _check(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Name):
@@ -307,31 +338,54 @@ class _Checker:
         callee = node.node
         if isinstance(callee, nodes.Name) and callee.name == "range":
             for arg in node.args:
-                for const in _all(arg, nodes.Const):
-                    value = const.value
-                    if isinstance(value, int | float) and abs(value) > MAX_RANGE:
-                        self.add(
-                            "template.resource-exhaustion",
-                            Severity.HIGH,
-                            f"range over {value} items",
-                            node,
-                        )
-
-    def _check_arith(self, node: nodes.Mul | nodes.Pow) -> None:
-        for side in (node.left, node.right):
-            if isinstance(side, nodes.Const) and isinstance(side.value, int | float):
-                limit = 64 if isinstance(node, nodes.Pow) else MAX_REPEAT
-                if abs(side.value) > limit:
+                value = _magnitude(arg)
+                if value > MAX_RANGE:
                     self.add(
                         "template.resource-exhaustion",
                         Severity.HIGH,
-                        f"arithmetic with {side.value} can exhaust memory or time",
+                        f"range over {value if value != math.inf else 'a huge number of'} items",
                         node,
                     )
-        if isinstance(node, nodes.Pow) and not isinstance(node.right, nodes.Const):
+
+    def _check_arith(self, node: nodes.Mul | nodes.Pow) -> None:
+        limit = MAX_REPEAT if isinstance(node, nodes.Mul) else 64
+        sides = (node.left, node.right) if isinstance(node, nodes.Mul) else (node.right,)
+        if _magnitude(node) > MAX_REPEAT or any(_magnitude(side) > limit for side in sides):
+            self.add(
+                "template.resource-exhaustion",
+                Severity.HIGH,
+                "arithmetic on large constants can exhaust memory or time",
+                node,
+            )
+        elif isinstance(node, nodes.Pow) and not isinstance(node.right, nodes.Const):
             self.add(
                 "template.resource-exhaustion",
                 Severity.HIGH,
                 "power with a computed exponent",
                 node,
             )
+
+
+def _magnitude(expr: nodes.Node) -> float:
+    """An upper bound of a constant numeric expression's size (0 when not constant)."""
+    if isinstance(expr, nodes.Const):
+        value = expr.value
+        if isinstance(value, str):
+            return len(value)  # a repeated string grows with its length
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0
+        return abs(value)
+    if isinstance(expr, nodes.Neg | nodes.Pos):
+        return _magnitude(expr.node)
+    if isinstance(expr, nodes.Add | nodes.Sub):
+        return _magnitude(expr.left) + _magnitude(expr.right)
+    if isinstance(expr, nodes.Mul):
+        return _magnitude(expr.left) * _magnitude(expr.right)
+    if isinstance(expr, nodes.Pow):
+        base, exponent = _magnitude(expr.left), _magnitude(expr.right)
+        if base <= 1:
+            return base
+        if exponent * math.log2(base) > 64:
+            return math.inf
+        return float(base**exponent)
+    return 0
