@@ -117,6 +117,9 @@ class VallumSettings(BaseSettings):
     api_key_unused_days: int = Field(
         default=30, ge=1, le=3650, description="Warn about keys unused for this many days."
     )
+    model_gate_policy: Path | None = Field(
+        default=None, description="Gate policy file `vallum gate` uses when --policy is not given."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -126,6 +126,13 @@ class QueueFullError(UnavailableError):
     code = "unavailable.queue_full"
 
 
+class VersionExistsError(UsageError):
+    """A registered model version already has this NAME@VERSION; versions are immutable."""
+
+    code = "models.version_exists"
+    http_status = 409
+
+
 def all_error_classes() -> list[type[VallumError]]:
     """Every error class, root first (used by docs tests and the API)."""
     found: list[type[VallumError]] = [VallumError]

@@ -11,7 +11,9 @@ from vallum import __version__
 from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
+from vallum.cli.gate import gate_cmd
 from vallum.cli.keys import keys
+from vallum.cli.models import models
 from vallum.cli.options import State
 from vallum.cli.reviews import reviews
 from vallum.cli.scan import scan
@@ -58,3 +60,5 @@ cli.add_command(reviews)
 cli.add_command(scan)
 cli.add_command(sign)
 cli.add_command(verify)
+cli.add_command(models)
+cli.add_command(gate_cmd)

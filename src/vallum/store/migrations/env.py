@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from vallum.store.models import Base
+from vallum.store.models_registry import ModelVersion  # noqa: F401 - registry tables
 
 connection = context.config.attributes["connection"]
 context.configure(
