@@ -222,9 +222,7 @@ class NameFinder:
                 if text[toks[j - 1].end : t.start].strip(" ") == ",":
                     break
                 ok = self.lexname(t) or (
-                    mixed
-                    and (t.cap or (len(t.text) <= 2 and t.text[0].isupper()))
-                    and t.low not in lex.allow
+                    mixed and (t.cap or (len(t.text) <= 2 and t.text[0].isupper()))
                 )
                 if not ok or t.low in CREDENTIALS or t.low in STOP:
                     break

@@ -484,7 +484,7 @@ def _build() -> tuple[Rule, ...]:
             c(
                 r"(?i:\b(?:licen[cs]e plate|plate|registration plate|tag number|vehicle registration)\b"
                 r"(?:\s*(?:number|no\.?|#|id))?\s*(?:is|was|of)?\s*[:#=\-]?\s*)"
-                r"(?P<v>(?=[A-Za-z0-9\- ]*\d)[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{2,5}(?:[ \-][A-Za-z0-9]{1,4})?)\b"
+                r"(?P<v>(?=[A-Za-z0-9\- ]*\d)[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{2,5}(?:[ \-]\d{1,4})?)\b"
             ),
             0.85,
             "v",
