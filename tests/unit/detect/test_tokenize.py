@@ -103,7 +103,7 @@ def test_streaming_detokenizer_holds_partial_tokens(ctx: Context, size: int) -> 
     emitted = []
     for i in range(0, len(out), size):
         part = stream.feed(out[i : i + size])
-        assert "[NAM" not in part or "[NAME_" in part and "]" in part
+        assert "[NAM" not in part or ("[NAME_" in part and "]" in part)
         emitted.append(part)
     emitted.append(stream.close())
     assert "".join(emitted) == NOTE
