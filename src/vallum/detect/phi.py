@@ -135,6 +135,8 @@ def _matches(rule: Rule, text: str, starts: dict[str, list[int]]) -> Iterator[re
         return
     if rule.gate and not any(key in starts for key in rule.gate):
         return
+    if rule.needs and rule.needs not in text:
+        return
     yield from rule.regex.finditer(text)
 
 

@@ -48,17 +48,42 @@ STRONG_CUES = _words(
     "physician: surgeon: contact: by: cc: referring: from: to: nurse: rn: md: dear "
     "daughter son wife husband mother father sister brother niece nephew dtr grandson "
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
-    "aunt uncle cousin guardian named"
+    "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
+    "navigator interpreter"
 )
 WEAK_CUES = _words(
     "patient pt with per by friend neighbor neighbour partner proxy hcp caregiver roommate "
     "called spoke attending resident fellow intern pcp signed and visited from"
 )
-PHRASE_CUES = re.compile(
-    r"(?i)(?:\bmy name is|\bname is|\bi am|\bi'm|\bthis is|\bcalled|\bknown as|\blast name\??|"
-    r"\bfirst name\??|\bsurname|\bspeak (?:to|with)|\bspoke (?:to|with)|\bask for|\bassistant to|"
-    r"\buser:|\bagent:)\s*"
+# "my name is X", "spoke with X", "last name? X": (word before, word two before).
+PHRASE_PAIRS = frozenset(
+    {
+        ("is", "name"),
+        ("am", "i"),
+        ("to", "speak"),
+        ("with", "speak"),
+        ("to", "spoke"),
+        ("with", "spoke"),
+        ("to", "talk"),
+        ("with", "talked"),
+        ("to", "talked"),
+        ("for", "ask"),
+        ("to", "assistant"),
+        ("name", "last"),
+        ("name", "first"),
+        ("name", "full"),
+        ("is", "this"),
+        ("as", "known"),
+    }
 )
+PHRASE_SINGLE = _words("called surname i'm user: agent: customer: caller:")
+PLACE_VERBS = _words(
+    "live lives living reside resides residing moved relocated born raised grew originally "
+    "hometown travelled traveled flew drove vacationed vacationing visiting stays staying "
+    "works working"
+)
+PLACE_FILLERS = _words("alone here back home nearby up locally")
+PLACE_PREPS = _words("in at to from near outside")
 PLACE_CUES = _words(
     "in from to at near lives live living resides reside moved transferred transfer "
     "visiting visited town city county village born hometown address: addr: grew up"
@@ -200,7 +225,6 @@ class NameFinder:
         out: list[Span] = []
         taken = [False] * n
         lex = self.lex
-        phrase_ends = {m.end() for m in PHRASE_CUES.finditer(text)}
 
         def take(i: int, j: int, typ: str, score: float) -> None:
             if i < j:
@@ -228,6 +252,30 @@ class NameFinder:
                     break
                 j += 1
             return j
+
+        # Facilities first, so their name words are not taken as people.
+        for i in range(1, n):
+            t = toks[i]
+            low = t.low
+            # Facilities: "<Name> Hospital", "ST. MARY'S MEDICAL CENTER".
+            head_end = 0
+            if low in FACILITY_HEADS:
+                head_end = i + 1
+            elif low in FACILITY_PAIRS and i + 1 < n and toks[i + 1].low in FACILITY_PAIRS[low]:
+                head_end = i + 2
+            if head_end and (t.cap or not mixed) and i > 0:
+                k = i
+                while k > 0 and i - k < 4 and not taken[k - 1] and adjacent(k - 1, k):
+                    tk = toks[k - 1]
+                    if (tk.low in STOP and tk.low != "of") or tk.low in CREDENTIALS:
+                        break
+                    if mixed and not (tk.cap or tk.low in FACILITY_KEEP):
+                        break
+                    if not mixed and tk.low in lex.noname and tk.low not in FACILITY_KEEP:
+                        break
+                    k -= 1
+                if k < i:
+                    take(k, head_end, "GEOGRAPHIC", 0.85)
 
         for i in range(n):
             if taken[i]:
@@ -264,7 +312,12 @@ class NameFinder:
                 ((prev.low + ":") in STRONG_CUES and colon)
                 or (prev.low in STRONG_CUES and adjacent(i - 1, i))
             )
-            phrase = t.start in phrase_ends
+            p2 = toks[i - 2].low if i > 1 else ""
+            phrase = prev is not None and (
+                (prev.low, p2) in PHRASE_PAIRS
+                or prev.low in PHRASE_SINGLE
+                or (prev.low + ":" in PHRASE_SINGLE and colon)
+            )
             if (
                 (cue or phrase)
                 and self._plausible(t, mixed)
@@ -272,26 +325,28 @@ class NameFinder:
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
-            # Facilities: "<Name> Hospital", "ST. MARY'S MEDICAL CENTER".
-            head_end = 0
-            if low in FACILITY_HEADS:
-                head_end = i + 1
-            elif low in FACILITY_PAIRS and i + 1 < n and toks[i + 1].low in FACILITY_PAIRS[low]:
-                head_end = i + 2
-            if head_end and (t.cap or not mixed) and i > 0:
-                k = i
-                while k > 0 and i - k < 4 and not taken[k - 1] and adjacent(k - 1, k):
-                    tk = toks[k - 1]
-                    if (tk.low in STOP and tk.low != "of") or tk.low in CREDENTIALS:
-                        break
-                    if mixed and not (tk.cap or tk.low in FACILITY_KEEP):
-                        break
-                    if not mixed and tk.low in lex.noname and tk.low not in FACILITY_KEEP:
-                        break
-                    k -= 1
-                if k < i:
-                    take(k, head_end, "GEOGRAPHIC", 0.85)
-                    continue
+            # Places after "lives in", "moved to", "grew up in"...
+            place_phrase = (
+                prev is not None
+                and prev.low in PLACE_PREPS
+                and (
+                    p2 in PLACE_VERBS
+                    or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)
+                )
+            )
+            if place_phrase and (t.cap or not mixed) and low not in lex.noname:
+                j = i + 1
+                while (
+                    j < n
+                    and j - i < 3
+                    and adjacent(j - 1, j)
+                    and (toks[j].cap or not mixed)
+                    and toks[j].low not in lex.noname
+                    and text[toks[j - 1].end] != ","
+                ):
+                    j += 1
+                take(i, j, "GEOGRAPHIC", 0.85)
+                continue
             # Places from the city lexicon (up to three words).
             if low in lex.city_heads and (t.cap or not mixed):
                 width = self._city_width(toks, i, adjacent)
@@ -319,6 +374,16 @@ class NameFinder:
             # Lexicon names.
             if self.lexname(t) and (t.cap or not mixed):
                 j = name_run(i, True)
+                if (
+                    j == i + 1
+                    and j < n
+                    and not taken[j]
+                    and text[t.end : toks[j].start] == ", "
+                    and toks[j].low in lex.first
+                    and toks[j].low not in lex.noname
+                    and (toks[j].cap or not mixed)
+                ):
+                    j += 1  # "OKAFOR, MARIA"
                 weak_cue = prev is not None and prev.low in WEAK_CUES and adjacent(i - 1, i)
                 if j - i >= 2 and (mixed or self.lexname(toks[i + 1])):
                     take(i, j, "NAME", 0.9 if mixed else 0.75)

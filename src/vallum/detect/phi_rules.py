@@ -36,6 +36,8 @@ class Rule:
     """Three-letter word prefixes where the rule may match (then it is only tried there)."""
     gate: frozenset[str] = frozenset()
     """Run the rule only when the text has a word with one of these prefixes."""
+    needs: str = ""
+    """Run the rule only when the text contains this string."""
 
 
 MONTH = (
@@ -149,7 +151,7 @@ _DATE_CUE = re.compile(
     r"(?i)\b(?:on|since|from|until|till|thru|through|by|dated?|dob|d\.o\.b\.?|admitted|admission|"
     r"discharged?|d/c|seen|born|visit|last|next|due|started|stopped|starting|surgery|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|of|and|-|to|s/p|on\s+the)\W{0,3}$"
+    r"saturday|sunday|of|and|-|to|s/p|on\s+the|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
 )
 _NOT_DATE_CUE = re.compile(
     r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
@@ -191,12 +193,21 @@ def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 1.0
 
 
+def _not_unit(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """A city before ``, ST 12345``; not an apartment or suite word."""
+    first = value.split()[0].lower().rstrip(".")
+    return None if first in {"apt", "apartment", "suite", "ste", "unit", "room", "floor"} else 1.0
+
+
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.9 if 90 <= int(value) <= 125 else None
 
 
-def _zip(value: str, _text: str = "", _start: int = 0) -> float | None:
-    return None if value.startswith("00") else 0.85
+def _zip(value: str, text: str = "", start: int = 0) -> float | None:
+    """Five digits right after a state (``MD 21201``, ``Maryland, 21201``)."""
+    if value.startswith("00") or not _STATE_BEFORE.search(text, max(0, start - 20), start):
+        return None
+    return 0.85
 
 
 STREET_SUFFIX = (
@@ -221,6 +232,8 @@ STATE_NAMES = (
     r"Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
     r"West Virginia|Wisconsin|Wyoming"
 )
+
+_STATE_BEFORE = re.compile(rf"(?i)(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES}))\.?,?\s+$")
 
 FACILITY = (
     r"hospital|medical center|medical centre|health center|health centre|health system|clinic|"
@@ -334,7 +347,7 @@ def _build() -> tuple[Rule, ...]:
             "PHONE",
             c(
                 r"(?i)\b(?:phone|tel|telephone|cell|mobile|pager|beeper|ph|fax|call(?:ed)?|contact|"
-                r"number|home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
+                r"home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
                 r"(?P<v>\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}|\d{3}[\s.\-]\d{4}|\d{10}|"
                 r"x\s?\d{4,5}|\d-\d{4}|\d{5})(?![\w\-])"
             ),
@@ -565,9 +578,7 @@ def _build() -> tuple[Rule, ...]:
         ),
         Rule(
             "GEOGRAPHIC",
-            c(
-                rf"(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES})),?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)(?![\w\-])"
-            ),
+            c(r"(?<![\w\-])(?P<v>\d{5}(?:-\d{4})?)(?![\w\-])"),
             0.9,
             "v",
             _zip,
@@ -627,6 +638,13 @@ _GATED: dict[str, frozenset[str]] = {
 
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
+    if rule.type == "EMAIL":
+        rule = dataclasses.replace(rule, needs="@")
+    elif pattern.startswith("(?i)\\b(?:https?|ftp"):
+        rule = dataclasses.replace(rule, needs="://")
+    elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
+        rule = dataclasses.replace(rule, needs=":")
+
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
     for prefix, keys in _WORD_LED.items():
