@@ -87,11 +87,18 @@ class PhiDetector:
         """Every finding, before threshold and type filtering, overlaps resolved."""
         names = self._finder()
         raw: list[Finding] = []
+        tokens = names.tokens(text)
         starts: dict[str, list[int]] = {}
-        for w in _WORD.finditer(text):
-            starts.setdefault(w.group()[:3].lower(), []).append(w.start())
+        for tok in tokens[0]:
+            starts.setdefault(tok.low[:3], []).append(tok.start)
+        digits: list[int] = []
+        for d in _DIGITS.finditer(text):
+            p = d.start()
+            if p and text[p - 1] in "(+":
+                digits.append(p - 1)
+            digits.append(p)
         for rule in rules():
-            for m in _matches(rule, text, starts):
+            for m in _matches(rule, text, starts, digits):
                 value = m.group(rule.group)
                 score = rule.score
                 if rule.validate is not None:
@@ -104,7 +111,7 @@ class PhiDetector:
                 if typ == "PHONE" and FAX_CUE.search(text, max(0, start - 24), start):
                     typ = "FAX"
                 raw.append(Finding(typ, start, end, score, self.name))
-        for typ, start, end, score in names.find(text):
+        for typ, start, end, score in names.find(text, tokens):
             raw.append(Finding(typ, start, end, score, self.name))
         return _resolve(raw)
 
@@ -117,13 +124,18 @@ class PhiDetector:
         return Verdict.from_findings(self.name, kept, self.config.threshold)
 
 
-_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]+")
+_DIGITS = re.compile(r"\d+")
 
 
-def _matches(rule: Rule, text: str, starts: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+def _matches(
+    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[int]
+) -> Iterator[re.Match[str]]:
     """The rule's matches; keyed rules are only tried where their words are."""
-    if rule.anchors:
-        positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
+    if rule.anchors or rule.digit_led:
+        if rule.digit_led:
+            positions = digits
+        else:
+            positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
         end = -1
         for pos in positions:
             if pos < end:

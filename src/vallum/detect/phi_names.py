@@ -166,7 +166,6 @@ class _Tok:
     text: str
     low: str
     cap: bool  # Titlecase word in mixed-case text
-    sent_start: bool
 
 
 Span = tuple[str, int, int, float]
@@ -180,21 +179,27 @@ class NameFinder:
 
     # -- tokens ------------------------------------------------------------
     @staticmethod
-    def _tokens(text: str) -> tuple[list[_Tok], bool]:
+    def tokens(text: str) -> tuple[list[_Tok], bool]:
+        """Word tokens, and whether the text is mixed case (capitals are evidence)."""
         upper = sum(map(str.isupper, text))
         letters = upper + sum(map(str.islower, text))
         mixed = letters == 0 or 0.03 < upper / letters < 0.6
         toks: list[_Tok] = []
+        append = toks.append
         for m in TOKEN.finditer(text):
             word = m.group()
-            end = m.end()
-            if word.endswith(".") and len(word) > 2 and fold(word) not in TITLES:
+            start, end = m.span()
+            low = fold(word)
+            if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
-            prev = text[max(0, m.start() - 3) : m.start()].rstrip(" \t")
-            sent_start = not prev or prev[-1] in '.!?\n:;"(>*-' or m.start() == 0
             cap = mixed and word[0].isupper() and not (len(word) > 2 and word.isupper())
-            toks.append(_Tok(m.start(), end, word, fold(word), cap, sent_start))
+            append(_Tok(start, end, word, low, cap))
         return toks, mixed
+
+    @staticmethod
+    def _sentence_start(text: str, t: _Tok) -> bool:
+        prev = text[max(0, t.start - 3) : t.start].rstrip(" \t")
+        return not prev or prev[-1] in '.!?\n:;"(>*-'
 
     # -- word classes --------------------------------------------------------
     def lexname(self, t: _Tok) -> bool:
@@ -219,8 +224,9 @@ class NameFinder:
         return not low.endswith(WORDY)
 
     # -- main ------------------------------------------------------------------
-    def find(self, text: str) -> list[Span]:
-        toks, mixed = self._tokens(text)
+    def find(self, text: str, tokens: tuple[list[_Tok], bool] | None = None) -> list[Span]:
+        """NAME and GEOGRAPHIC spans; ``tokens`` from :meth:`tokens` if already made."""
+        toks, mixed = tokens if tokens is not None else self.tokens(text)
         n = len(toks)
         out: list[Span] = []
         taken = [False] * n
@@ -389,7 +395,7 @@ class NameFinder:
                     take(i, j, "NAME", 0.9 if mixed else 0.75)
                 elif weak_cue:
                     take(i, j, "NAME", 0.8)
-                elif mixed and not t.sent_start:
+                elif mixed and not self._sentence_start(text, t):
                     take(i, j, "NAME", 0.7)
                 elif mixed and low in lex.first:
                     take(i, j, "NAME", 0.6)

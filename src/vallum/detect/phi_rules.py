@@ -38,6 +38,8 @@ class Rule:
     """Run the rule only when the text has a word with one of these prefixes."""
     needs: str = ""
     """Run the rule only when the text contains this string."""
+    digit_led: bool = False
+    """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
 
 
 MONTH = (
@@ -636,8 +638,19 @@ _GATED: dict[str, frozenset[str]] = {
 }
 
 
+_LOOKBEHIND = re.compile(r"^(?:\(\?i\))?(?:\(\?<![^)]*\))?(?:\(\?P<v>)?")
+_DIGIT_STARTS = ("\\d", "(?:\\d", "(?:0?", "(?:1[", "(?:19", "9\\d", "(?:\\+?1", "(?:\\(\\d", "\\+")
+
+
+def _digit_led(pattern: str) -> bool:
+    rest = pattern[_LOOKBEHIND.match(pattern).end() :]  # type: ignore[union-attr]
+    return rest.startswith(_DIGIT_STARTS)
+
+
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
+    if _digit_led(pattern):
+        rule = dataclasses.replace(rule, digit_led=True)
     if rule.type == "EMAIL":
         rule = dataclasses.replace(rule, needs="@")
     elif pattern.startswith("(?i)\\b(?:https?|ftp"):
