@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 
+from vallum.detect.phi_rules import STATE_ZIP, US_STATES
+
 __all__ = ["Lexicons", "NameFinder", "lexicons"]
 
 TOKEN = re.compile(r"[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
@@ -113,6 +115,10 @@ WORDY = (
     "less", "ism", "ity", "ize", "ise", "ies", "ance", "ence", "ary", "ory", "ical", "logy",
     "emia", "itis", "osis", "ectomy", "otomy", "scopy", "gram", "graphy",
 )  # fmt: skip
+
+
+_STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
+_UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +237,7 @@ class NameFinder:
         out: list[Span] = []
         taken = [False] * n
         lex = self.lex
+        state_zip = {m.start() for m in STATE_ZIP.finditer(text)} if "," in text else set()
 
         def take(i: int, j: int, typ: str, score: float) -> None:
             if i < j:
@@ -353,13 +360,23 @@ class NameFinder:
                     j += 1
                 take(i, j, "GEOGRAPHIC", 0.85)
                 continue
+            # "Springfield, IL 62704": the words before a state and ZIP.
+            if t.end in state_zip and low not in _UNIT_WORDS:
+                k = i
+                while k > 0 and i - k < 2 and adjacent(k - 1, k) and not taken[k - 1]:
+                    pk = toks[k - 1]
+                    if text[pk.end] == "," or pk.low in lex.noname or not (pk.cap or not mixed):
+                        break
+                    k -= 1
+                take(k, i + 1, "GEOGRAPHIC", 0.85)
+                continue
             # Places from the city lexicon (up to three words).
             if low in lex.city_heads and (t.cap or not mixed):
                 width = self._city_width(toks, i, adjacent)
                 if width:
                     place_cue = prev is not None and (prev.low in PLACE_CUES)
                     end_tok = toks[i + width - 1]
-                    state_next = re.match(r",?\s*[A-Z]{2}\b", text[end_tok.end : end_tok.end + 5])
+                    state_next = _STATE_NEXT.match(text, end_tok.end)
                     weak = width == 1 and (low in lex.noname or low in lex.first or len(low) < 4)
                     if mixed:
                         ok = (t.cap and not weak) or ((place_cue or state_next) and t.cap)
@@ -368,7 +385,8 @@ class NameFinder:
                             bool(state_next) or (place_cue and not weak) or (width > 1 and not weak)
                         )
                     if ok:
-                        take(i, i + width, "GEOGRAPHIC", 0.9 if (place_cue or state_next) else 0.7)
+                        score = 0.9 if (place_cue or state_next) else 0.7 if width > 1 else 0.45
+                        take(i, i + width, "GEOGRAPHIC", score)
                         continue
             # Street names next to a house number: "5049 Harjukuja 54", "Via Franscini 71".
             if low in lex.streets and len(low) >= 4 and (t.cap or not mixed):

@@ -161,6 +161,12 @@ _NOT_DATE_CUE = re.compile(
 )
 
 
+_NOT_DATE_AFTER = re.compile(
+    r"(?i)\s*(?:peep|ps\b|cpap|bipap|x\b|mg|mcg|units?\b|%|cm|mm|ml|cc|l\b|lpm|rr|bpm|tabs?\b|"
+    r"strength|str\b|power|motor|grips?|ratio)"
+)
+
+
 def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
     """Month/day(/year). A bare ``m/d`` may be a ratio or a setting: judge by context."""
     parts = re.split(r"[/\-.]", value.split()[0])
@@ -169,6 +175,8 @@ def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
     if value[len(parts[0])] != "/":
         return None  # "2.5" and "1-2" without a year are numbers and ranges
     before = text[max(0, start - 14) : start]
+    if _NOT_DATE_AFTER.match(text, start + len(value)):
+        return None
     if _DATE_CUE.search(before):
         return 0.85
     if _NOT_DATE_CUE.search(before):
@@ -189,16 +197,12 @@ def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
     n = sum(c.isdigit() for c in value)
     if not 8 <= n <= 13 or re.fullmatch(r"\d{1,2}[ .\-]\d{1,2}[ .\-]\d{2,4}", value):
         return None
+    if re.fullmatch(r"([01]\d|2[0-4])[0-5]\d\s*-\s*([01]\d|2[0-4])[0-5]\d", value):
+        return None  # a shift: 1900-0700
     seps = set(re.findall(r"[ .\-]", value))
     if len(seps) > 1 and "(" not in value:
         return None
     return 1.0
-
-
-def _not_unit(value: str, _text: str = "", _start: int = 0) -> float | None:
-    """A city before ``, ST 12345``; not an apartment or suite word."""
-    first = value.split()[0].lower().rstrip(".")
-    return None if first in {"apt", "apartment", "suite", "ste", "unit", "room", "floor"} else 1.0
 
 
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
@@ -213,11 +217,11 @@ def _zip(value: str, text: str = "", start: int = 0) -> float | None:
 
 
 STREET_SUFFIX = (
-    r"street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
     r"terrace|ter|circle|cir|parkway|pkwy|highway|hwy|route|rte|square|sq|trail|trl|crescent|"
-    r"cres|close|plaza|alley|row|walk|pike|turnpike|expressway|freeway|loop|path|run|mews|"
-    r"green|gardens|hill|hills|heights|point|crossing|commons|park|ridge|view|grove|"
-    r"strasse|straße|str|weg|gasse|platz|allee|rue|calle|via|viale|avenida|rua|ulica|ul|"
+    r"cres|close|plaza|alley|row|walk|pike|turnpike|expressway|freeway|loop|mews|"
+    r"gardens|hill|hills|heights|crossing|commons|park|ridge|grove|"
+    r"strasse|straße|str|weg|gasse|platz|allee|rue|calle|viale|avenida|rua|ulica|"
     r"vej|gatan|gata|katu|tie|laan|straat|plein|utca|cesta|sokak|caddesi"
 )
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#|room|rm|fl|floor|bldg|building)\.?\s*#?\s*[A-Za-z0-9\-]{1,6})?"
@@ -235,6 +239,7 @@ STATE_NAMES = (
     r"West Virginia|Wisconsin|Wyoming"
 )
 
+STATE_ZIP = re.compile(rf"(?i),\s*(?:{US_STATES})\.?,?\s+\d{{5}}(?:-\d{{4}})?(?![\w\-])")
 _STATE_BEFORE = re.compile(rf"(?i)(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES}))\.?,?\s+$")
 
 FACILITY = (
@@ -266,8 +271,8 @@ def _build() -> tuple[Rule, ...]:
             "URL",
             c(
                 r"(?<![@\w.\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
-                r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|co|us|uk|ca|au|de|fr|es|it|nl|"
-                r"be|ch|at|se|no|dk|fi|pl|cz|ru|jp|cn|in|br|mx|ar|nz|ie|eu|health|care|"
+                r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|uk|ca|au|de|fr|es|nl|"
+                r"ch|se|dk|fi|pl|cz|ru|jp|cn|br|mx|ar|nz|ie|eu|health|care|"
                 r"clinic|hospital|app|dev|me|tv|ly|name|pro|online|site|tech|cloud|COM|ORG|NET|EDU|GOV)"
                 r"(?:/[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?(?![\w\-])"
             ),
@@ -567,7 +572,7 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:[A-Za-z0-9][A-Za-z'.\-]*\s+){{0,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
+                rf"(?:[A-Za-z][A-Za-z'.\-]*\s+|\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
             "v",
