@@ -42,7 +42,7 @@ TITLES = _words(
 WEAK_TITLES = _words("doctor father sister nurse judge officer miss sir fr dame")
 CREDENTIALS = _words(
     "md m.d do d.o rn r.n np n.p pa pa-c lpn cna crna phd ph.d dds dmd pharmd rph msw lcsw "
-    "mph facp facs frcp mbbs dnp aprn cnm dpt otr slp"
+    "mph facp facs frcp mbbs dnp aprn cnm dpt otr slp rrt crt cnp fnp acnp lsw ccrn"
 )
 # After these (a colon makes any word a cue word), the next words are a person's name.
 STRONG_CUES = _words(
@@ -52,6 +52,10 @@ STRONG_CUES = _words(
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
     "navigator interpreter"
+)
+RELATIONS = _words(
+    "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
+    "grandson granddaughter spouse partner friend neighbor neighbour dtr hcp proxy guardian"
 )
 WEAK_CUES = _words(
     "patient pt with per by friend neighbor neighbour partner proxy hcp caregiver roommate "
@@ -249,8 +253,12 @@ class NameFinder:
             gap = text[toks[a].end : toks[b].start]
             return len(gap) <= 3 and "\n" not in gap and all(c in " .,'-" for c in gap)
 
-        def name_run(i: int, first_ok: bool) -> int:
-            """End of the name that starts at ``i`` (``first_ok``: cue vouches for it)."""
+        def name_run(i: int, first_ok: bool, vouched: bool = False) -> int:
+            """End of the name that starts at ``i`` (``first_ok``: cue vouches for it).
+
+            ``vouched``: a title or cue precedes, so in upper- or lower-case text
+            any word that is not a common word continues the name.
+            """
             if i >= n or taken[i] or not (first_ok or self.lexname(toks[i])):
                 return i
             j = i + 1
@@ -261,6 +269,10 @@ class NameFinder:
                 ok = self.lexname(t) or (
                     mixed and (t.cap or (len(t.text) <= 2 and t.text[0].isupper()))
                 )
+                if not ok and vouched and not mixed:
+                    ok = (len(t.text) == 2 and t.text[1] == ".") or (
+                        len(t.low) >= 3 and t.low not in lex.noname and not t.low.endswith(WORDY)
+                    )
                 if not ok or t.low in CREDENTIALS or t.low in STOP:
                     break
                 j += 1
@@ -299,15 +311,29 @@ class NameFinder:
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
             # Titles.
             if low in TITLES and (low not in WEAK_TITLES or t.cap or t.text.endswith(".")):
+                nxt = toks[i + 1] if i + 1 < n else None
                 if (
-                    i + 1 < n
-                    and toks[i + 1].start - t.end <= 2
-                    and self._plausible(toks[i + 1], mixed)
+                    nxt is not None
+                    and nxt.start - t.end <= 2
+                    and (
+                        self._plausible(nxt, mixed)
+                        or (
+                            mixed
+                            and nxt.low not in lex.noname
+                            and not nxt.low.endswith(WORDY)
+                            and len(nxt.low) >= 3
+                        )
+                    )
                 ):
-                    take(i + 1, max(name_run(i + 1, True), i + 2), "NAME", 0.95)
+                    take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
                 continue
             # Credentials after a name: "Jane Smith, MD", "J. SMITH RN".
-            if low in CREDENTIALS and prev is not None and not taken[i - 1] and t.text[0].isupper():
+            if (
+                low in CREDENTIALS
+                and prev is not None
+                and not taken[i - 1]
+                and (t.text[0].isupper() or not mixed)
+            ):
                 if text[prev.end : t.start] in (", ", " ", ",") and self._plausible(prev, mixed):
                     k = i - 1
                     while (
@@ -319,6 +345,24 @@ class NameFinder:
                         k -= 1
                     if prev.low not in lex.noname or self.lexname(prev) or mixed:
                         take(k, i, "NAME", 0.9)
+                continue
+            # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
+            if (
+                low in RELATIONS
+                and prev is not None
+                and not taken[i - 1]
+                and text[prev.end : t.start].strip() in ("(", "-", ",", "- ")
+                and self._plausible(prev, mixed)
+            ):
+                k = i - 1
+                while (
+                    k > 0
+                    and i - k < 3
+                    and adjacent(k - 1, k)
+                    and self._plausible(toks[k - 1], mixed)
+                ):
+                    k -= 1
+                take(k, i, "NAME", 0.85)
                 continue
             # Cues.
             cue = prev is not None and (
