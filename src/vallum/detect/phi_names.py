@@ -86,7 +86,7 @@ PHRASE_SINGLE = _words("called surname i'm user: agent: customer: caller:")
 PLACE_VERBS = _words(
     "live lives living reside resides residing moved relocated born raised grew originally "
     "hometown travelled traveled flew drove vacationed vacationing visiting stays staying "
-    "works working"
+    "works working transferred transfer admitted discharged sent returned brought taken"
 )
 PLACE_FILLERS = _words("alone here back home nearby up locally")
 PLACE_PREPS = _words("in at to from near outside")

@@ -153,7 +153,7 @@ _DATE_CUE = re.compile(
     r"(?i)\b(?:on|since|from|until|till|thru|through|by|dated?|dob|d\.o\.b\.?|admitted|admission|"
     r"discharged?|d/c|seen|born|visit|last|next|due|started|stopped|starting|surgery|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|of|and|-|to|s/p|on\s+the|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
+    r"saturday|sunday|of|and|-|to|s/p|on\s+the|in|at|since|hx|h/o|dated|echo|cath|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
 )
 _NOT_DATE_CUE = re.compile(
     r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
@@ -203,6 +203,16 @@ def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
     if len(seps) > 1 and "(" not in value:
         return None
     return 1.0
+
+
+_NOT_FACILITY = frozenset(
+    ["ICU", "MICU", "SICU", "CCU", "CSRU", "PACU", "NICU", "PICU", "ED", "ER", "OR", "OSH", "EH", "PH", "BH", "DH", "HH", "SH", "TH", "CH", "UH", "WH"]
+)
+
+
+def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names."""
+    return None if value in _NOT_FACILITY else 1.0
 
 
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
@@ -391,6 +401,25 @@ def _build() -> tuple[Rule, ...]:
             0.9,
             "v",
             _num_date,
+        ),
+        Rule(
+            "DATE",
+            c(
+                r"(?<![\w/.\-])(?P<v>(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d|(?:19|20)\d\d))(?![\w/]|[.\-]\d)"
+            ),
+            0.7,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?i:\b(?:transferred|transfer|admitted|discharged|sent|returned|brought|"
+                r"taken|d/c'?d|to|from|at)\s+(?:to\s+|from\s+|at\s+)?)"
+                r"(?P<v>[A-Z]{1,4}(?:H|MC|HC|HS)|[A-Z]{1,3}MH)\b"
+            ),
+            0.6,
+            "v",
+            _acronym,
         ),
         Rule(
             "DATE",
@@ -613,6 +642,7 @@ _WORD_LED: dict[str, frozenset[str]] = {
         ["chr", "tha", "eas", "new", "hal", "val", "ind", "mem", "lab"]
     ),
     "(?i)\\b(?:age[ds]?": frozenset({"age"}),
+    "(?i:\\b(?:transferred": frozenset(["tra", "adm", "dis", "sen", "ret", "bro", "tak", "d", "to", "fro", "at"]),
     "(?i)\\b(?:phone": frozenset(
         [
             "pho",
