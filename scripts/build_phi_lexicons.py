@@ -38,7 +38,31 @@ LOCALES = (
 WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]{1,24}$")
 
 
+_NO_DECOMPOSITION = str.maketrans(
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+        "\u0131": "i",
+        "Ł": "L",
+        "Ø": "O",
+        "Đ": "D",
+        "Æ": "Ae",
+        "Œ": "Oe",
+        "Þ": "Th",
+        "Ð": "D",
+    }
+)
+
+
 def _ascii(text: str) -> str:
+    """The same folding as vallum.detect.phi_names.fold (letters without decomposition first)."""
+    text = text.translate(_NO_DECOMPOSITION)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 

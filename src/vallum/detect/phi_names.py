@@ -166,7 +166,13 @@ def fold(word: str) -> str:
         low = low[:-2]
     if low.isascii():
         return low
+    low = low.translate(_NO_DECOMPOSITION)
     return unicodedata.normalize("NFKD", low).encode("ascii", "ignore").decode()
+
+
+_NO_DECOMPOSITION = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d", "\u0131": "i"}
+)
 
 
 @dataclass(slots=True)
@@ -439,7 +445,21 @@ class NameFinder:
                     out.append(("GEOGRAPHIC", span[0], span[1], 0.8))
                     taken[i] = True
                     continue
-            # Lexicon names.
+            # Lexicon names; in mixed case also "<Capitalised> <Surname>".
+            if (
+                mixed
+                and t.cap
+                and not self.lexname(t)
+                and low not in lex.noname
+                and len(low) >= 3
+                and i + 1 < n
+                and adjacent(i, i + 1)
+                and toks[i + 1].cap
+                and self.lexname(toks[i + 1])
+                and text[t.end : toks[i + 1].start] == " "
+            ):
+                take(i, name_run(i + 1, True), "NAME", 0.75)
+                continue
             if self.lexname(t) and (t.cap or not mixed):
                 j = name_run(i, True)
                 if (

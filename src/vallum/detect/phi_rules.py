@@ -206,7 +206,30 @@ def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
 
 
 _NOT_FACILITY = frozenset(
-    ["ICU", "MICU", "SICU", "CCU", "CSRU", "PACU", "NICU", "PICU", "ED", "ER", "OR", "OSH", "EH", "PH", "BH", "DH", "HH", "SH", "TH", "CH", "UH", "WH"]
+    [
+        "ICU",
+        "MICU",
+        "SICU",
+        "CCU",
+        "CSRU",
+        "PACU",
+        "NICU",
+        "PICU",
+        "ED",
+        "ER",
+        "OR",
+        "OSH",
+        "EH",
+        "PH",
+        "BH",
+        "DH",
+        "HH",
+        "SH",
+        "TH",
+        "CH",
+        "UH",
+        "WH",
+    ]
 )
 
 
@@ -642,7 +665,9 @@ _WORD_LED: dict[str, frozenset[str]] = {
         ["chr", "tha", "eas", "new", "hal", "val", "ind", "mem", "lab"]
     ),
     "(?i)\\b(?:age[ds]?": frozenset({"age"}),
-    "(?i:\\b(?:transferred": frozenset(["tra", "adm", "dis", "sen", "ret", "bro", "tak", "d", "to", "fro", "at"]),
+    "(?i:\\b(?:transferred": frozenset(
+        ["tra", "adm", "dis", "sen", "ret", "bro", "tak", "d", "to", "fro", "at"]
+    ),
     "(?i)\\b(?:phone": frozenset(
         [
             "pho",
