@@ -215,6 +215,8 @@ class NameFinder:
         for m in TOKEN.finditer(text):
             word = m.group()
             start, end = m.span()
+            if start and text[start - 1].isdigit():
+                continue  # a unit glued to a number: 4L, 20mg
             low = fold(word)
             if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
@@ -326,7 +328,11 @@ class NameFinder:
             prev = toks[i - 1] if i else None
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
             # Titles.
-            if low in TITLES and (low not in WEAK_TITLES or t.cap or t.text.endswith(".")):
+            if (
+                low in TITLES
+                and (low not in WEAK_TITLES or t.cap or t.text.endswith("."))
+                and text[t.end : t.end + 1] != ":"
+            ):
                 nxt = toks[i + 1] if i + 1 < n else None
                 if (
                     nxt is not None
@@ -349,6 +355,11 @@ class NameFinder:
                 and prev is not None
                 and not taken[i - 1]
                 and (t.text[0].isupper() or not mixed)
+                and (
+                    mixed
+                    or text[prev.end : t.start] in (", ", ",")
+                    or text[t.end : t.end + 1] in ("", "\n", ".", ")", " \n")
+                )
             ):
                 if text[prev.end : t.start] in (", ", " ", ",") and self._plausible(prev, mixed):
                     k = i - 1
@@ -367,7 +378,7 @@ class NameFinder:
                 low in RELATIONS
                 and prev is not None
                 and not taken[i - 1]
-                and text[prev.end : t.start].strip() in ("(", "-", ",", "- ")
+                and text[prev.end : t.start].strip() in ("(", ",")
                 and self._plausible(prev, mixed)
             ):
                 k = i - 1
@@ -381,9 +392,10 @@ class NameFinder:
                 take(k, i, "NAME", 0.85)
                 continue
             # Cues.
+            gap = text[prev.end : t.start] if prev is not None else ""
             cue = prev is not None and (
                 ((prev.low + ":") in STRONG_CUES and colon)
-                or (prev.low in STRONG_CUES and adjacent(i - 1, i))
+                or (prev.low in STRONG_CUES and gap.strip(" ") in ("", ":"))
             )
             p2 = toks[i - 2].low if i > 1 else ""
             phrase = prev is not None and (
@@ -407,7 +419,13 @@ class NameFinder:
                     or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)
                 )
             )
-            if place_phrase and (t.text[0].isupper() or not mixed) and low not in lex.noname:
+            if (
+                place_phrase
+                and (t.text[0].isupper() or not mixed)
+                and low not in lex.noname
+                and len(low) >= 3
+                and "." not in t.text
+            ):
                 j = i + 1
                 while (
                     j < n

@@ -234,8 +234,11 @@ _NOT_FACILITY = frozenset(
 
 
 def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
-    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names."""
-    return None if value in _NOT_FACILITY else 1.0
+    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names or words."""
+    vowels = [i for i, c in enumerate(value) if c in "AEIOUY"]
+    if value in _NOT_FACILITY or len(vowels) > 1 or (vowels and vowels != [0]):
+        return None
+    return 1.0
 
 
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
