@@ -179,7 +179,7 @@ def _matches(
         return
     if rule.gate and not any(key in starts for key in rule.gate):
         return
-    if rule.needs and rule.needs not in text:
+    if rule.needs and not any(n in text for n in rule.needs):
         return
     yield from rule.regex.finditer(text)
 

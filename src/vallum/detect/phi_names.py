@@ -121,6 +121,8 @@ WORDY = (
 )  # fmt: skip
 
 
+_LOWER = bytes(range(ord("a"), ord("z") + 1)) + bytes(range(0xDF, 0xF7)) + bytes(range(0xF8, 0x100))
+_UPPER = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(0xC0, 0xD7)) + bytes(range(0xD8, 0xDF))
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
 
@@ -207,8 +209,10 @@ class NameFinder:
     @staticmethod
     def tokens(text: str) -> tuple[list[_Tok], bool]:
         """Word tokens, and whether the text is mixed case (capitals are evidence)."""
-        upper = sum(map(str.isupper, text))
-        letters = upper + sum(map(str.islower, text))
+        raw = text.encode("latin-1", "ignore")
+        lower = len(raw) - len(raw.translate(None, _LOWER))
+        upper = len(raw) - len(raw.translate(None, _UPPER))
+        letters = upper + lower
         mixed = letters == 0 or 0.03 < upper / letters < 0.6
         toks: list[_Tok] = []
         append = toks.append

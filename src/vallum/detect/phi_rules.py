@@ -36,8 +36,8 @@ class Rule:
     """Three-letter word prefixes where the rule may match (then it is only tried there)."""
     gate: frozenset[str] = frozenset()
     """Run the rule only when the text has a word with one of these prefixes."""
-    needs: str = ""
-    """Run the rule only when the text contains this string."""
+    needs: tuple[str, ...] = ()
+    """Run the rule only when the text contains one of these strings."""
     digit_led: bool = False
     """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
 
@@ -737,16 +737,28 @@ def _digit_led(pattern: str) -> bool:
     return rest.startswith(_DIGIT_STARTS)
 
 
+_TLD_HINTS = tuple(
+    f".{t}"
+    for t in ["com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "io", "ai", "uk", "ca", "au", "de", "fr", "es", "nl", "ch", "se", "dk", "fi", "pl", "cz", "ru", "jp", "cn", "br", "mx", "ar", "nz", "ie", "eu", "health", "care", "clinic", "hospital", "app", "dev", "online", "site", "tech", "cloud", "COM", "ORG", "NET", "EDU", "GOV"]
+)
+
+
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
     if _digit_led(pattern):
         rule = dataclasses.replace(rule, digit_led=True)
     if rule.type == "EMAIL":
-        rule = dataclasses.replace(rule, needs="@")
+        rule = dataclasses.replace(rule, needs=("@",))
     elif pattern.startswith("(?i)\\b(?:https?|ftp"):
-        rule = dataclasses.replace(rule, needs="://")
+        rule = dataclasses.replace(rule, needs=("://",))
+    elif pattern.startswith("(?i)\\bwww"):
+        rule = dataclasses.replace(rule, needs=("www", "WWW", "Www"))
     elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
-        rule = dataclasses.replace(rule, needs=":")
+        rule = dataclasses.replace(rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"))
+    elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
+        rule = dataclasses.replace(rule, needs=(":", "-"))
+    elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
+        rule = dataclasses.replace(rule, needs=_TLD_HINTS)
 
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
