@@ -35,7 +35,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 TITLES = _words(
-    "dr doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
+    "dr drs doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
     "nurse judge attorney atty officer sgt capt mister"
 )
 # Titles whose bare form is also a common word need a dot or a capital.
@@ -123,6 +123,9 @@ WORDY = (
 
 _LOWER = bytes(range(ord("a"), ord("z") + 1)) + bytes(range(0xDF, 0xF7)) + bytes(range(0xF8, 0x100))
 _UPPER = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(0xC0, 0xD7)) + bytes(range(0xD8, 0xDF))
+_NOT_AFTER_CUE = frozenset(
+    ["will", "may", "can", "did", "does", "said", "has", "had", "was", "is", "are", "were", "be", "been", "not", "also", "who", "and", "or", "in", "at", "on", "to", "for", "of", "with", "the", "a", "an"]
+)
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
 
@@ -136,6 +139,7 @@ class Lexicons:
     streets: frozenset[str]
     noname: frozenset[str]
     allow: frozenset[str]
+    common: frozenset[str]
 
 
 def _read(name: str) -> list[str]:
@@ -157,6 +161,7 @@ def lexicons() -> Lexicons:
         streets=frozenset(_read("street_names.txt")) - common - allow,
         noname=common | allow | STOP,
         allow=allow,
+        common=common | STOP,
     )
 
 
@@ -344,8 +349,7 @@ class NameFinder:
                     and (
                         self._plausible(nxt, mixed)
                         or (
-                            mixed
-                            and nxt.low not in lex.noname
+                            nxt.low not in lex.common
                             and not nxt.low.endswith(WORDY)
                             and len(nxt.low) >= 3
                         )
@@ -377,6 +381,20 @@ class NameFinder:
                     if prev.low not in lex.noname or self.lexname(prev) or mixed:
                         take(k, i, "NAME", 0.9)
                 continue
+            # An initial and a surname: "W. MAROTTA", "J. Smith".
+            if (
+                len(t.text) == 2
+                and t.text[1] == "."
+                and t.text[0].isupper()
+                and i + 1 < n
+                and toks[i + 1].start - t.end in (1, 2)
+                and len(toks[i + 1].low) >= 3
+                and toks[i + 1].low not in lex.noname
+                and (toks[i + 1].cap or not mixed)
+                and not toks[i + 1].low.endswith(WORDY)
+            ):
+                take(i, name_run(i + 1, True, vouched=True), "NAME", 0.8)
+                continue
             # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
             if (
                 low in RELATIONS
@@ -407,10 +425,11 @@ class NameFinder:
                 or prev.low in PHRASE_SINGLE
                 or (prev.low + ":" in PHRASE_SINGLE and colon)
             )
-            if (
-                (cue or phrase)
-                and self._plausible(t, mixed)
-                and (mixed or self.lexname(t) or low not in lex.noname)
+            first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
+            if (cue or phrase) and (
+                first_name
+                or (self._plausible(t, mixed)
+                and (mixed or self.lexname(t) or low not in lex.noname))
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
