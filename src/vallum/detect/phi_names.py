@@ -123,8 +123,9 @@ WORDY = (
 
 _LOWER = bytes(range(ord("a"), ord("z") + 1)) + bytes(range(0xDF, 0xF7)) + bytes(range(0xF8, 0x100))
 _UPPER = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(0xC0, 0xD7)) + bytes(range(0xD8, 0xDF))
-_NOT_AFTER_CUE = frozenset(
-    ["will", "may", "can", "did", "does", "said", "has", "had", "was", "is", "are", "were", "be", "been", "not", "also", "who", "and", "or", "in", "at", "on", "to", "for", "of", "with", "the", "a", "an"]
+_NOT_AFTER_CUE = _words(
+    "will may can did does said has had was is are were be been not also who and or in at on "
+    "to for of with the a an"
 )
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
@@ -428,8 +429,10 @@ class NameFinder:
             first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
             if (cue or phrase) and (
                 first_name
-                or (self._plausible(t, mixed)
-                and (mixed or self.lexname(t) or low not in lex.noname))
+                or (
+                    self._plausible(t, mixed)
+                    and (mixed or self.lexname(t) or low not in lex.noname)
+                )
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
