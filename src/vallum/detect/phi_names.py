@@ -387,6 +387,7 @@ class NameFinder:
                 len(t.text) == 2
                 and t.text[1] == "."
                 and t.text[0].isupper()
+                and (t.start == 0 or text[t.start - 1] in " \n\t(,;:>")
                 and i + 1 < n
                 and toks[i + 1].start - t.end in (1, 2)
                 and len(toks[i + 1].low) >= 3
