@@ -156,7 +156,7 @@ _DATE_CUE = re.compile(
     r"saturday|sunday|of|and|-|to|s/p|on\s+the|in|at|since|hx|h/o|dated|echo|cath|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
 )
 _NOT_DATE_CUE = re.compile(
-    r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
+    r"(?i)\b(?:ps|psv|peep|cpap|bipap|ac|a/c|simv|imv|vent|settings?|flowby|str|strength|bp|nbp|abp|art|cvp|pap|"
     r"pa|ratio|x|grade|scale|score|ie|i:e|fio2|tv|rate|mg|mcg|tabs?|dose|of)\W{0,3}$"
 )
 
@@ -169,14 +169,18 @@ _NOT_DATE_AFTER = re.compile(
 
 def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
     """Month/day(/year). A bare ``m/d`` may be a ratio or a setting: judge by context."""
-    parts = re.split(r"[/\-.]", value.split()[0])
-    if len(parts) >= 3:
-        return 0.9
-    if value[len(parts[0])] != "/":
-        return None  # "2.5" and "1-2" without a year are numbers and ranges
+    head = value.split()[0]
+    seps = set(re.findall(r"[/\-.]", head))
+    if len(seps) > 1:
+        return None  # 5.6/67: a measurement, not a date
+    parts = re.split(r"[/\-.]", head)
     before = text[max(0, start - 14) : start]
     if _NOT_DATE_AFTER.match(text, start + len(value)):
         return None
+    if len(parts) >= 3:
+        return None if _NOT_DATE_CUE.search(before) and len(parts[2]) == 2 else 0.9
+    if value[len(parts[0])] != "/":
+        return None  # "2.5" and "1-2" without a year are numbers and ranges
     if _DATE_CUE.search(before):
         return 0.85
     if _NOT_DATE_CUE.search(before):
