@@ -441,6 +441,7 @@ class NameFinder:
             place_phrase = (
                 prev is not None
                 and prev.low in PLACE_PREPS
+                and not gap.strip()
                 and (
                     p2 in PLACE_VERBS
                     or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)

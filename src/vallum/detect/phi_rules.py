@@ -40,6 +40,8 @@ class Rule:
     """Run the rule only when the text contains one of these strings."""
     digit_led: bool = False
     """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
+    run: Callable[[int, str], bool] | None = None
+    """For digit-led rules: which runs (length, next character) can start a match."""
 
 
 MONTH = (
@@ -631,7 +633,8 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:[A-Za-z][A-Za-z'.\-]*\s+|\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
+                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)[A-Za-z][A-Za-z'.\-]*\s+|"
+                rf"\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
             "v",
@@ -738,7 +741,33 @@ _DIGIT_STARTS = ("\\d", "(?:\\d", "(?:0?", "(?:1[", "(?:19", "9\\d", "(?:\\+?1",
 
 def _digit_led(pattern: str) -> bool:
     rest = pattern[_LOOKBEHIND.match(pattern).end() :]  # type: ignore[union-attr]
+    if rest.startswith("(?:\\d{1,6}\\s+)?"):
+        return False  # the number is optional: the match may start with a letter
     return rest.startswith(_DIGIT_STARTS)
+
+
+def _run_filter(rule: Rule) -> Callable[[int, str], bool] | None:
+    """Which digit runs can start a match of this rule (None: all)."""
+    p = rule.regex.pattern
+    if rule.type == "IP_ADDRESS":
+        return lambda n, c: 0 < n <= 3 and c == "."
+    if rule.type == "SSN":
+        return lambda n, c: n == 3 and c in "- ."
+    if rule.type == "CREDIT_CARD":
+        return lambda n, c: n >= 4
+    if rule.type == "AGE_OVER_89":
+        return lambda n, c: n in (2, 3)
+    if rule.type == "DATE" and "(?:19|20)\\d\\d[\\-/.]" in p[:60]:
+        return lambda n, c: n == 4 and c in "-/."
+    if rule.type == "DATE":
+        return lambda n, c: 0 < n <= 2 and c in "/-."
+    if rule.type == "GEOGRAPHIC" and p.startswith("(?<![\\w\\-])(?P<v>\\d{5}"):
+        return lambda n, c: n == 5
+    if rule.type == "GEOGRAPHIC":
+        return lambda n, c: 0 < n <= 6 and (c in " \t-" or c.isalpha())
+    if rule.type == "PHONE" and p.startswith("(?<![\\w+])(?P<v>\\+"):
+        return lambda n, c: n == 0 and c == "+"
+    return None
 
 
 _TLD_HINTS = tuple(
@@ -800,6 +829,7 @@ def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
     if _digit_led(pattern):
         rule = dataclasses.replace(rule, digit_led=True)
+        rule = dataclasses.replace(rule, run=_run_filter(rule))
     if rule.type == "EMAIL":
         rule = dataclasses.replace(rule, needs=("@",))
     elif pattern.startswith("(?i)\\b(?:https?|ftp"):
