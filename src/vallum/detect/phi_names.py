@@ -53,6 +53,8 @@ STRONG_CUES = _words(
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
     "navigator interpreter"
 )
+AMBIGUOUS_TITLES = _words("ms mr mrs miss")
+CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
 RELATIONS = _words(
     "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
     "grandson granddaughter spouse partner friend neighbor neighbour dtr hcp proxy guardian"
@@ -344,16 +346,17 @@ class NameFinder:
                 and text[t.end : t.end + 1] != ":"
             ):
                 nxt = toks[i + 1] if i + 1 < n else None
+                ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
                 if (
                     nxt is not None
-                    and nxt.start - t.end <= 2
+                    and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                    and (
+                        t.start == 0 or (not text[t.start - 1].isalnum() and text[t.start - 1] != "+")
+                    )
+                    and (not ambiguous or self.lexname(nxt))
                     and (
                         self._plausible(nxt, mixed)
-                        or (
-                            nxt.low not in lex.common
-                            and not nxt.low.endswith(WORDY)
-                            and len(nxt.low) >= 3
-                        )
+                        or (nxt.low not in lex.common and len(nxt.low) >= 3)
                     )
                 ):
                     take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
@@ -383,19 +386,36 @@ class NameFinder:
                         take(k, i, "NAME", 0.9)
                 continue
             # An initial and a surname: "W. MAROTTA", "J. Smith".
+            nxt = toks[i + 1] if i + 1 < n else None
             if (
-                len(t.text) == 2
+                nxt is not None
+                and len(t.text) == 2
                 and t.text[1] == "."
-                and t.text[0].isupper()
-                and (t.start == 0 or text[t.start - 1] in " \n\t(,;:>")
-                and i + 1 < n
-                and toks[i + 1].start - t.end in (1, 2)
-                and len(toks[i + 1].low) >= 3
-                and toks[i + 1].low not in lex.noname
-                and (toks[i + 1].cap or not mixed)
-                and not toks[i + 1].low.endswith(WORDY)
+                and (t.text[0].isupper() or (not mixed and self.lexname(nxt)))
+                and (t.start == 0 or text[t.start - 1] in " \n\t(,;:>-")
+                and nxt.start - t.end in (1, 2)
+                and len(nxt.low) >= 3
+                and (nxt.cap or not mixed)
+                and (
+                    (nxt.low not in lex.noname and not nxt.low.endswith(WORDY))
+                    or (
+                        (nxt.low in lex.last or nxt.low in lex.first)
+                        and nxt.low not in STOP
+                        and nxt.low not in lex.allow
+                    )
+                )
             ):
                 take(i, name_run(i + 1, True, vouched=True), "NAME", 0.8)
+                continue
+            # A credential before a name: "NP CAROL", "per md Saeed".
+            if (
+                low in CRED_TITLES
+                and nxt is not None
+                and nxt.start - t.end == 1
+                and self.lexname(nxt)
+                and (nxt.cap or not mixed)
+            ):
+                take(i + 1, name_run(i + 1, True), "NAME", 0.8)
                 continue
             # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
             if (
