@@ -53,6 +53,7 @@ STRONG_CUES = _words(
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
     "navigator interpreter"
 )
+_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
 AMBIGUOUS_TITLES = _words("ms mr mrs miss")
 CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
 RELATIONS = _words(
@@ -350,9 +351,7 @@ class NameFinder:
                 if (
                     nxt is not None
                     and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
-                    and (
-                        t.start == 0 or (not text[t.start - 1].isalnum() and text[t.start - 1] != "+")
-                    )
+                    and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
                     and (not ambiguous or self.lexname(nxt))
                     and (
                         self._plausible(nxt, mixed)
