@@ -134,6 +134,11 @@ _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
 
 
+_TRIGGERS = (
+    TITLES | CREDENTIALS | RELATIONS | CRED_TITLES | FACILITY_HEADS | frozenset(FACILITY_PAIRS)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Lexicons:
     first: frozenset[str]
@@ -333,11 +338,21 @@ class NameFinder:
                 if k < i:
                     take(k, head_end, "GEOGRAPHIC", 0.85)
 
+        noname, first, city_heads = lex.noname, lex.first, lex.city_heads
         for i in range(n):
             if taken[i]:
                 continue
             t = toks[i]
             low = t.low
+            if (
+                low in noname
+                and low not in _TRIGGERS
+                and low not in first
+                and low not in city_heads
+                and t.end not in state_zip
+                and len(t.text) != 2
+            ):
+                continue  # a common word that starts nothing: most tokens stop here
             prev = toks[i - 1] if i else None
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
             # Titles.
