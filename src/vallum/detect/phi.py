@@ -187,7 +187,7 @@ def _matches(
 
 
 def _merge_names(text: str, findings: list[Finding]) -> list[Finding]:
-    """Join NAME findings separated only by spaces ("ROBERT" + "V. DEGIORGIO")."""
+    """Join NAME findings separated only by spaces ("MARTIN" + "J. KOWALEWSKI")."""
     out: list[Finding] = []
     for f in findings:
         last = out[-1] if out else None

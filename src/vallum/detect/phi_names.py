@@ -399,7 +399,7 @@ class NameFinder:
                     if prev.low not in lex.noname or self.lexname(prev) or mixed:
                         take(k, i, "NAME", 0.9)
                 continue
-            # An initial and a surname: "W. MAROTTA", "J. Smith".
+            # An initial and a surname: "T. FENWICKE", "J. Smith".
             nxt = toks[i + 1] if i + 1 < n else None
             if (
                 nxt is not None
@@ -431,7 +431,7 @@ class NameFinder:
             ):
                 take(i + 1, name_run(i + 1, True), "NAME", 0.8)
                 continue
-            # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
+            # A relation after a name: "Joe Wrzesniak (son)", "Mary - daughter".
             if (
                 low in RELATIONS
                 and prev is not None
