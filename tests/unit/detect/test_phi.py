@@ -99,7 +99,10 @@ def test_redact_replaces_each_finding_with_its_type() -> None:
 
 
 def test_upper_case_notes() -> None:
-    text = "PT SEEN BY DR. OKONJO. WIFE GRETA LINDQVIST VISITED ON 7/22. TRANSFER FROM ASHBURY HOSPITAL."
+    text = (
+        "PT SEEN BY DR. OKONJO. WIFE GRETA LINDQVIST VISITED ON 7/22. "
+        "TRANSFER FROM ASHBURY HOSPITAL."
+    )
     got = found(text)
     assert ("NAME", "OKONJO") in got
     assert any(t == "NAME" and "GRETA" in v for t, v in got)
