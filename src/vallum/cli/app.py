@@ -11,10 +11,12 @@ from vallum import __version__
 from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
+from vallum.cli.detect import detect
 from vallum.cli.gate import gate_cmd
 from vallum.cli.keys import keys
 from vallum.cli.models import models
 from vallum.cli.options import State
+from vallum.cli.redact import detokenize, redact, tokenize
 from vallum.cli.reviews import reviews
 from vallum.cli.scan import scan
 from vallum.cli.signing import sign, verify
@@ -62,3 +64,7 @@ cli.add_command(sign)
 cli.add_command(verify)
 cli.add_command(models)
 cli.add_command(gate_cmd)
+cli.add_command(detect)
+cli.add_command(redact)
+cli.add_command(tokenize)
+cli.add_command(detokenize)
