@@ -11,6 +11,7 @@ from vallum import __version__
 from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
+from vallum.cli.detect import detect
 from vallum.cli.keys import keys
 from vallum.cli.options import State
 from vallum.cli.reviews import reviews
@@ -55,3 +56,4 @@ cli.add_command(roles)
 cli.add_command(access)
 cli.add_command(reviews)
 cli.add_command(scan)
+cli.add_command(detect)
