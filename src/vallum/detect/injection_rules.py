@@ -49,7 +49,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.95,
         re.compile(
             r"\b(?:ignore|disregard|forget|override|overrule|bypass|skip|neglect|discard|drop|"
-            r"abandon|set aside|throw out|pay no attention to|do not follow|don'?t follow|stop following|"
+            r"abandon|set aside|throw out|pay no attention to|do not follow|don'?t follow|"
+            r"stop following|"
             r"cancel|scrap|void|revoke|nullify|delete|erase|clear)"
             r"\s+(?:(?:all|any|every|each|the|of|your|my|these|those|its|their)\s+){0,4}"
             rf"(?:{_PRIOR}\s+)(?:\w+\s+)?{_RULESET}\b{_NOT_OURS}",
@@ -284,8 +285,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.9,
         re.compile(
             r"!?\[[^\]\n]{0,200}\]\(\s*(?:https?:)?//[^)\s]+[?#/&=][^)\s]*"
-            r"(?:\{[^}]*\}|\[[A-Z_ ]+\]|%7B|\$\w+|<[a-z_]+>|(?:data|q|d|p|secret|token|key|password|"
-            r"history|chat|conv\w*|prompt|msg|info|leak|payload|c|s)=(?:\{|\[|<|\$|%7B|\.\.\.|"
+            r"(?:\{[^}]*\}|\[[A-Z_ ]+\]|%7B|\$\w+|<[a-z_]+>|"
+            r"(?:data|q|d|p|secret|token|key|password|history|chat|conv\w*|prompt|msg|info|leak|payload|c|s)=(?:\{|\[|<|\$|%7B|\.\.\.|"
             r"[A-Za-z0-9+/=_-]{24,}))|"
             r"<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+\?[^\"'\s>]*(?:\{|%7B|\[|\$|<|"
             r"=[A-Za-z0-9+/=_-]{24,})|"
