@@ -151,6 +151,8 @@ class LeakDetector:
         if any(len(c) < 8 for c in self.canaries):
             raise ValueError("canaries must be at least 8 characters long")
         self.allowed_domains = tuple(d.lower().strip().strip(".") for d in allowed_domains if d)
+        if caller_findings and not caller_text:
+            raise ValueError("caller_findings index into caller_text: pass both")
         self._caller = _fold(caller_text)
         self._caller_values = frozenset(
             _fold(caller_text[f.start : f.end]) for f in caller_findings if f.end > f.start

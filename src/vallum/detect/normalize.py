@@ -347,6 +347,10 @@ def englishness(text: str) -> float:
     return sum(1 for w in words if w in _COMMON) / len(words)
 
 
+def _common_words(text: str) -> int:
+    return sum(1 for w in _WORD.findall(text.lower()) if w in _COMMON)
+
+
 def fold_homoglyphs(text: str) -> str:
     """Map Cyrillic/Greek look-alikes to Latin letters, everywhere."""
     return text.translate(_CONFUSABLE_TABLE)
@@ -522,7 +526,7 @@ def _whole_text_views(text: str) -> list[tuple[str, str]]:
             views.append(("despaced", despaced))
     if _LEET_WORD.search(sample):
         leet = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), sample)
-        if leet != sample and englishness(leet) > base + 0.1:
+        if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
             views.append(("leet", leet))
     return views
 
