@@ -145,7 +145,7 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:you\s+are|you'?re|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as|"
             r"role-play\s+as|play\s+the\s+role\s+of|become|simulate|behave\s+like|respond\s+as)\s+"
-            r"(?:now\s+)?(?:an?\s+|the\s+)?(?:[\w'’,-]+\s+){0,5}"
+            r"(?:now\s+)?(?:an?\s+|the\s+)?(?:[\w'\u2019,-]+\s+){0,5}"
             r"(?:ai|assistant|chatbot|bot|model|llm|gpt|persona|character|entity|version)\b[^.\n]{0,120}?"
             r"\b(?:without\s+(?:any\s+)?(?:restrictions|limits|limitations|filters|rules|guidelines|"
             r"ethics|morals|censorship|boundaries)|(?:has|have|with)\s+no\s+(?:restrictions|limits|"

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - look-alike and fullwidth characters are the point of these tests
 """Every technique is caught; the hard-benign shapes are not flagged.
 
 The attack strings here are written for the tests (not taken from the training

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - look-alike and fullwidth characters are the point of these tests
 """Normalisation: every obfuscation is undone into a view the later layers can read."""
 
 from __future__ import annotations
