@@ -338,6 +338,49 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ),
 )
 
+# Cheap prefilters, one per rule above (same order): a rule's regex runs only when, for
+# every group, one of its substrings occurs in the lower-cased text. Each group lists
+# words that every match of that rule must contain, so skipping never loses a match.
+_TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("ignor", "disregard", "forget", "overr", "bypass", "skip", "neglect", "discard", "drop",
+      "abandon", "aside", "throw", "attention", "follow", "cancel", "scrap", "void", "revoke",
+      "nullif", "delete", "erase", "clear"),),
+    (("ignor", "disregard", "forget", "overr", "bypass"),),
+    (("ignor", "disregard", "forget"),),
+    (("supersed", "replace", "overrid", "cancel", "you were", "you have been", "have no",
+      "had no", "void", "revoked", "obsolete", "outdated", "null"),),
+    (("new", "from now on"),),
+    (("ignor", "olvid", "oubli", "vergi", "vergess", "esque", "dimentic", "negeer", "vergeet",
+      "игнор", "забуд", "忽略", "无视", "忘", "無視", "nueva", "nouvelle", "neue aufgabe",
+      "tutto", "tudo"),),
+    (("anything now", "dan mode", "developer mode", "jailbr", "stan", "dude", "aim", "ucar",
+      "antigpt", "maximum", "apophis", "basedgpt"),),
+    (("you are", "you're", "youre", "act as", "pretend", "roleplay", "role-play", "play the role",
+      "become", "simulate", "behave like", "respond as"),
+     ("without", "no ", "unfilter", "uncensor", "unrestrict", "amoral", "immoral", "unethical",
+      "not bound", "free from")),
+    (("character", "free", "unfilter", "uncensor", "unrestrict", "broken", "break", "responses",
+      "answers", "paragraphs", "would", "refuse", "decline", "say no"),),
+    (("ethical", "moral", "legal", "content", "safety"), ("without", "no ", "free of", "ignoring")),
+    (("sin ", "sans ", "ohne ", "sem ", "senza ", "без", "没有任何", "不受任何", "无任何"),),
+    (("prompt", "instruction", "configuration", "guidelines", "rules", "message"),),
+    (("above", "before this", "preceding", "you told", "were told", "was told", "given",
+      "beginning of", "prompt", "instruc", "anweisungen", "промпт", "инструкции", "系统",
+      "初始指令", "提示词"),),
+    (("<|", "[inst", "[/inst", "<<", "<sys", "</sys", "<instruction", "</instruction", "#",
+      "system", "sys", "end of", "begin"),),
+    (("refuse", "decline", "apologi", "say", "reject", "warn", "include", "add", "mention",
+      "character", "start", "begin", "without", "allowed", "permitted", "forbidden",
+      "prohibited", "no "),),
+    (("](", "<img", "append", "add", "include", "put", "insert", "encode", "embed", "render",
+      "display", "show", "output"),),
+    (("ai", "a.i.", "assistant", "bot", "llm", "model", "gpt", "claude", "copilot", "agent",
+      "summari", "automated", "<!--", "style", "language"),),
+    (("ai", "assistant", "model", "bot", "llm", "important", "urgent", "attention", "critical"),),
+)  # fmt: skip
+if len(_TRIGGERS) != len(_RULES):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError("every injection rule needs its prefilter")
+
 _TURN = re.compile(
     r"^\s*(?:Q|A|User|Human|Assistant|AI|Bot|Answer|Question|Model|Me|You|H|Usuario|Asistente)\s*\d*\s*:",
     re.IGNORECASE | re.MULTILINE,
@@ -379,7 +422,10 @@ def _joined_parts(text: str) -> str:
 def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
     """Every rule hit in ``text`` (one view). ``depth`` > 0 skips the structural rules."""
     hits: list[RuleHit] = []
-    for kind, score, pattern in _RULES:
+    low = text.lower()
+    for (kind, score, pattern), groups in zip(_RULES, _TRIGGERS, strict=True):
+        if not all(any(t in low for t in group) for group in groups):
+            continue
         m = pattern.search(text)
         if m is not None:
             hits.append(RuleHit(kind, score, m.start(), m.end()))

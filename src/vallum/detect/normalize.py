@@ -362,12 +362,14 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
     offsets: list[int] = []
     invisible = 0
     tags: list[str] = []
-    for i, ch in enumerate(text):
-        cp = ord(ch)
-        if cp < 0x80:
+    for run in _ASCII_RUN.finditer(text):
+        ch = run.group()
+        i = run.start()
+        if ch.isascii():  # the common case: a whole run at once
             out.append(ch)
-            offsets.append(i)
+            offsets.extend(range(i, run.end()))
             continue
+        cp = ord(ch)
         if cp in _INVISIBLE:
             prev = text[i - 1] if i else " "
             nxt = text[i + 1] if i + 1 < len(text) else " "
@@ -389,15 +391,17 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
 
 
 _TOKEN = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 
 
 def _fold_mixed(text: str) -> tuple[str, int]:
     """Fold look-alikes in words that mix Latin with Cyrillic/Greek, or in a Latin text."""
     if text.isascii():
         return text, 0
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(1 for c in letters if c.isascii())
-    mostly_latin = bool(letters) and latin / len(letters) >= 0.6
+    letters = sum(map(str.isalpha, text))
+    latin = len(_LATIN.findall(text))
+    mostly_latin = letters > 0 and latin / letters >= 0.6
     count = 0
     parts: list[str] = []
     last = 0
