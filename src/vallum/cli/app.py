@@ -14,6 +14,7 @@ from vallum.cli.controls import controls
 from vallum.cli.detect import detect
 from vallum.cli.keys import keys
 from vallum.cli.options import State
+from vallum.cli.redact import detokenize, redact, tokenize
 from vallum.cli.reviews import reviews
 from vallum.cli.scan import scan
 from vallum.cli.system import init, up
@@ -57,3 +58,6 @@ cli.add_command(access)
 cli.add_command(reviews)
 cli.add_command(scan)
 cli.add_command(detect)
+cli.add_command(redact)
+cli.add_command(tokenize)
+cli.add_command(detokenize)

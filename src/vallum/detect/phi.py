@@ -11,10 +11,12 @@ recall for precision).
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator
 
 from vallum.detect.phi_names import NameFinder, lexicons
-from vallum.detect.phi_rules import FAX_CUE, rules
+from vallum.detect.phi_rules import FAX_CUE, Rule, rules
 from vallum.detect.types import DetectorConfig, Finding, Verdict
 
 __all__ = ["PHI_TYPES", "PhiDetector"]
@@ -85,12 +87,22 @@ class PhiDetector:
         """Every finding, before threshold and type filtering, overlaps resolved."""
         names = self._finder()
         raw: list[Finding] = []
+        tokens = names.tokens(text)
+        starts: dict[str, list[int]] = {}
+        for tok in tokens[0]:
+            starts.setdefault(tok.low[:3], []).append(tok.start)
+        digits: list[int] = []
+        for d in _DIGITS.finditer(text):
+            p = d.start()
+            if p and text[p - 1] in "(+":
+                digits.append(p - 1)
+            digits.append(p)
         for rule in rules():
-            for m in rule.regex.finditer(text):
+            for m in _matches(rule, text, starts, digits):
                 value = m.group(rule.group)
                 score = rule.score
                 if rule.validate is not None:
-                    checked = rule.validate(value)
+                    checked = rule.validate(value, text, m.start(rule.group))
                     if checked is None:
                         continue
                     score = min(checked, rule.score)
@@ -99,7 +111,7 @@ class PhiDetector:
                 if typ == "PHONE" and FAX_CUE.search(text, max(0, start - 24), start):
                     typ = "FAX"
                 raw.append(Finding(typ, start, end, score, self.name))
-        for typ, start, end, score in names.find(text):
+        for typ, start, end, score in names.find(text, tokens):
             raw.append(Finding(typ, start, end, score, self.name))
         return _resolve(raw)
 
@@ -110,6 +122,34 @@ class PhiDetector:
             findings = [f for f in findings if f.type in types]
         kept = [f for f in findings if f.score >= self.config.threshold]
         return Verdict.from_findings(self.name, kept, self.config.threshold)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _matches(
+    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[int]
+) -> Iterator[re.Match[str]]:
+    """The rule's matches; keyed rules are only tried where their words are."""
+    if rule.anchors or rule.digit_led:
+        if rule.digit_led:
+            positions = digits
+        else:
+            positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
+        end = -1
+        for pos in positions:
+            if pos < end:
+                continue
+            m = rule.regex.match(text, pos)
+            if m is not None:
+                end = m.end()
+                yield m
+        return
+    if rule.gate and not any(key in starts for key in rule.gate):
+        return
+    if rule.needs and rule.needs not in text:
+        return
+    yield from rule.regex.finditer(text)
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:
