@@ -95,17 +95,19 @@ def kb_samples(texts: list[str], n: int) -> list[str]:
     return out
 
 
-def latency(fn: object, samples: list[str]) -> tuple[float, float]:
+def latency(fn: object, samples: list[str], clock: str = "wall") -> tuple[float, float]:
+    """p50/p99 ms of ``fn`` per sample, by wall clock or by this thread's CPU time."""
+    now = time.perf_counter if clock == "wall" else time.thread_time
     times = []
     for s in samples:
-        start = time.perf_counter()
+        start = now()
         fn(s)  # type: ignore[operator]
-        times.append((time.perf_counter() - start) * 1000)
+        times.append((now() - start) * 1000)
     times.sort()
     return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
-def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-llm-guard", action="store_true")
@@ -127,6 +129,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
     rng_texts = sorted((e.text for e in test), key=lambda t: (len(t) % 97, t))
     samples = kb_samples(rng_texts, args.samples)
     p50, p99 = latency(detector.detect, samples)
+    c50, c99 = latency(detector.detect, samples, clock="cpu")
+    load = os.getloadavg()[0]
     rules_only = InjectionDetector(
         __import__("vallum.detect", fromlist=["DetectorConfig"]).DetectorConfig(
             options={"classifier": False}
@@ -149,12 +153,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
       f"{labels.count(0)} benign) from groups never trained on; train split {len(train)} texts. "
       f"Detector scored the whole test split in {elapsed:.1f} s.")  # fmt: skip
     w("")
-    w(
-        "| detector | TPR at FPR <= 2 % | FPR there | threshold | TPR / FPR at 0.5 | p50 ms / 1 KB | p99 ms / 1 KB |"
-    )
+    w("| detector | TPR at FPR <= 2 % | FPR there | threshold | TPR / FPR at 0.5 "
+      "| p50 ms / 1 KB | p99 ms / 1 KB |")  # fmt: skip
     w("|---|---|---|---|---|---|---|")
     w(f"| Vallum injection (rules + classifier) | {tpr2:.3f} | {fpr2:.3f} | {thr2:.2f} | "
       f"{d_tpr:.3f} / {d_fpr:.3f} | {p50:.2f} | {p99:.2f} |")  # fmt: skip
+    w(f"| Vallum injection, CPU time (load average {load:.1f} on {os.cpu_count()} cores) "
+      f"| | | | | {c50:.2f} | {c99:.2f} |")  # fmt: skip
     rs = [rules_only.detect(e.text).score for e in head]
     rt, rf = rates(rs, labels, 0.5)
     w(f"| Vallum injection, rules only | - | - | - | {rt:.3f} / {rf:.3f} | {r50:.2f} | {r99:.2f} |")
@@ -172,8 +177,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
             cmd = [str(python), str(ROOT / "bench" / "injection_peers.py"), str(inp), str(out)]
             if args.no_llm_guard:
                 cmd.append("--no-llm-guard")
-            subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1",
-                                                "TRANSFORMERS_OFFLINE": "1"})  # fmt: skip
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
             peer_rows = json.loads(out.read_text())
     index = {id(e): i for i, e in enumerate(test)}
     for name, res in peer_rows.items():
@@ -181,7 +186,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
             w(f"| {name} | could not run: {res['error']} | | | | | |")
             continue
         ps_all = res["scores"]
-        assert isinstance(ps_all, list)
+        if not isinstance(ps_all, list):
+            raise TypeError(f"{name}: no scores")
         ps = [ps_all[index[id(e)]] for e in head]
         t2, f2, th = tpr_at_fpr(ps, labels, MAX_FPR)
         pt, pf = rates(ps, labels, 0.5)
@@ -217,9 +223,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one report, top to bottom
         if isinstance(tf_scores, list) and tf_thr is not None:
             c = f"{sum(tf_scores[i] >= tf_thr for i in idxs) / len(idxs):.3f}"
         note = " (not in headline)" if tech == PLAIN else ""
-        w(
-            f"| {tech}{note} | {'attack' if label else 'benign'} | {len(idxs)} | {a:.3f} | {b:.3f} | {c} |"
-        )
+        kind = "attack" if label else "benign"
+        w(f"| {tech}{note} | {kind} | {len(idxs)} | {a:.3f} | {b:.3f} | {c} |")
     report = "\n".join(lines)
     print(report)
     results = ROOT / "bench" / "results"
