@@ -113,7 +113,35 @@ class PhiDetector:
                 raw.append(Finding(typ, start, end, score, self.name))
         for typ, start, end, score in names.find(text, tokens):
             raw.append(Finding(typ, start, end, score, self.name))
+        if "\n" in text:
+            raw.extend(self._address_lines(text, raw))
         return _resolve(raw)
+
+    def _address_lines(self, text: str, found: list[Finding]) -> list[Finding]:
+        """The short lines under a street address (city, region, postcode lines)."""
+        extra: list[Finding] = []
+        for f in found:
+            if f.type != "GEOGRAPHIC" or f.score < 0.8:
+                continue
+            pos = text.find("\n", f.end)
+            if pos == -1 or pos - f.end > 48:
+                continue
+            rest = text[f.end : pos]
+            if rest.strip(" ,.") and not _ADDRESS_LINE.match(rest):
+                continue
+            for _ in range(3):
+                nl = text.find("\n", pos + 1)
+                line_end = len(text) if nl == -1 else nl
+                if line_end - pos > 48 or not text[pos + 1 : line_end].strip():
+                    break
+                m = _ADDRESS_LINE.match(text, pos + 1, line_end)
+                if m is None:
+                    break
+                extra.append(Finding("GEOGRAPHIC", m.start("v"), m.end("v"), 0.7, self.name))
+                if nl == -1:
+                    break
+                pos = nl
+        return extra
 
     def detect(self, text: str) -> Verdict:
         findings = self.find(text)
@@ -125,6 +153,10 @@ class PhiDetector:
 
 
 _DIGITS = re.compile(r"\d+")
+_ADDR_WORD = r"(?:[A-ZÀ-Þ][^\W_]*\.?|\d{3,6}|\(\w+\)|nan)"
+_ADDRESS_LINE = re.compile(
+    rf"[\s>?*,\-]*(?P<v>{_ADDR_WORD}(?:[ ,]+(?:{_ADDR_WORD}|[A-Za-z]\.?))*)[\s,.]*$"
+)
 
 
 def _matches(

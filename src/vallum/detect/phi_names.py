@@ -407,7 +407,7 @@ class NameFinder:
                     or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)
                 )
             )
-            if place_phrase and (t.cap or not mixed) and low not in lex.noname:
+            if place_phrase and (t.text[0].isupper() or not mixed) and low not in lex.noname:
                 j = i + 1
                 while (
                     j < n

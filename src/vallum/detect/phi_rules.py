@@ -631,6 +631,32 @@ def _build() -> tuple[Rule, ...]:
         ),
         Rule(
             "GEOGRAPHIC",
+            c(r"(?i)\b(?P<v>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?)\b"),
+            0.8,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?<![\w\-])(?P<v>(?:\d{1,6}\s+)?[A-ZÀ-Þ][^\W\d_]*(?:vej|vägen|vagen|gatan|gata|katu|kuja|tie|"
+                r"laan|straat|strasse|straße|gasse|weg|platz|vegen|veien|gade|allee|steig|ring|"
+                r"utca|ulica|cesta|sokak)\.?\s+\d{1,5}[A-Za-z]?)(?![\w\-])"
+            ),
+            0.8,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?<![\w\-])(?P<v>(?:\d{1,6}\s+)?(?:Via|Viale|Piazza|Corso|Rue|Calle|Avenida|Rua|Praça|"
+                r"Largo|ul\.|ulica|Plac|Aleja|Avinguda|Carrer|Boulevard|Chemin|Allée|Place)\s+"
+                r"(?:[A-Za-zÀ-ÿ'][\w'\-]*\s+){1,4}\d{1,5}[A-Za-z]?)(?![\w\-])"
+            ),
+            0.8,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
             c(r"(?i)\b(?P<v>(?:p\.?\s?o\.?\s*box|post office box|box)\s*#?\s*\d{1,6})\b"),
             0.9,
             "v",
@@ -668,6 +694,7 @@ _WORD_LED: dict[str, frozenset[str]] = {
     "(?i:\\b(?:transferred": frozenset(
         ["tra", "adm", "dis", "sen", "ret", "bro", "tak", "d", "to", "fro", "at"]
     ),
+    "(?i)\\b(?P<v>(?:apt": frozenset(["apt", "apa", "sui", "ste"]),
     "(?i)\\b(?:phone": frozenset(
         [
             "pho",
