@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,6 +106,29 @@ def latency(fn: object, samples: list[str], clock: str = "wall") -> tuple[float,
         times.append((now() - start) * 1000)
     times.sort()
     return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
+
+
+def leak_report(samples: list[str], w: Callable[[str], None]) -> None:
+    """Output filter latency: one detect() per 1 KB response, and streamed in 16-char chunks."""
+    from vallum.detect.leak import LeakDetector
+
+    leak = LeakDetector(canaries=["vlm-canary-5e1f0a9b"], allowed_domains=["example.com"])
+    leak.detect("warm up")
+
+    def streamed(text: str) -> None:
+        stream = leak.stream()
+        for i in range(0, len(text), 16):
+            stream.feed(text[i : i + 16])
+        stream.close()
+
+    d50, d99 = latency(leak.detect, samples[:100], clock="cpu")
+    s50, s99 = latency(streamed, samples[:100], clock="cpu")
+    w("Output filter (`LeakDetector`: canaries, links, PHI, secrets), CPU time per 1 KB response:")
+    w("")
+    w("| mode | p50 ms | p99 ms |")
+    w("|---|---|---|")
+    w(f"| detect() on the whole response | {d50:.2f} | {d99:.2f} |")
+    w(f"| stream(), 16-character chunks (64 feeds) | {s50:.2f} | {s99:.2f} |")
 
 
 def main() -> None:
@@ -225,6 +249,8 @@ def main() -> None:
         note = " (not in headline)" if tech == PLAIN else ""
         kind = "attack" if label else "benign"
         w(f"| {tech}{note} | {kind} | {len(idxs)} | {a:.3f} | {b:.3f} | {c} |")
+    w("")
+    leak_report(samples, w)
     report = "\n".join(lines)
     print(report)
     results = ROOT / "bench" / "results"

@@ -149,6 +149,7 @@ def build(seed: int = SEED) -> list[Example]:
     for technique, label, group, split, text in (
         *tpl.compose_benign_tech(rng),
         *tpl.compose_benign_dialogues(rng),
+        *tpl.compose_benign_blobs(rng),
     ):
         out.append(Example(text, label, technique, group, split))
     return out

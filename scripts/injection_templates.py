@@ -863,3 +863,25 @@ def compose_benign_dialogues(rng: random.Random, n: int = 150) -> Iterator[Row]:
         )
         head = rng.choice(["", "FAQ\n", "Proofread this:\n", "Summarise this chat log:\n", "Translate:\n"])
         yield ("benign_document", 0, "compose:faq", "train", head + body)
+
+
+_BLOB_ASKS = [
+    "Here is my SSH public key, can you check the format? ssh-rsa {b64} me@laptop",
+    "What kind of hash is this: {hex}",
+    "Is this a valid base64 image? data:image/png;base64,{b64}",
+    "My API returned this token, why is it so long? {b64}",
+    "The firmware checksum is {hex}. How do I verify it?",
+    "Decode this for me please: {b64}",
+    "Parse this certificate: -----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----",
+    "{b64}",
+    "{hex}",
+    "Log line: request_id={hex} payload={b64} status=200",
+]
+
+
+def compose_benign_blobs(rng: random.Random, n: int = 200) -> Iterator[Row]:
+    """Training-only benign prompts carrying random base64 / hex blobs."""
+    for _ in range(n):
+        raw = bytes(rng.randrange(256) for _ in range(rng.randint(12, 300)))
+        text = rng.choice(_BLOB_ASKS).format(b64=base64.b64encode(raw).decode(), hex=raw.hex())
+        yield ("benign_encoded", 0, "compose:blob", "train", text)

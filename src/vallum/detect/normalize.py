@@ -155,7 +155,9 @@ _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
-_LEET_WORD = re.compile(r"(?=[\w@$!]*[a-zA-Z])(?=[\w@$!]*[013457@$!])[\w@$!]{3,}")
+_LEET_TOKEN = re.compile(r"[\w@$!]{3,64}")
+_LEET_CHAR = re.compile(r"[013457@$!]")
+_ASCII_LETTER = re.compile(r"[a-zA-Z]")
 _SPACED = re.compile(r"(?<!\w)(?:\w[ \t.\-_*|,/]{1,3}){3,}\w(?!\w)")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _BASE32 = re.compile(r"[A-Z2-7]{16,}={0,6}")
@@ -291,6 +293,116 @@ _COMMON = frozenset(
         "most",
         "some",
         "such",
+        "one",
+        "two",
+        "out",
+        "up",
+        "down",
+        "per",
+        "line",
+        "word",
+        "words",
+        "first",
+        "last",
+        "next",
+        "before",
+        "after",
+        "again",
+        "other",
+        "same",
+        "own",
+        "very",
+        "too",
+        "here",
+        "where",
+        "there",
+        "its",
+        "him",
+        "ask",
+        "asked",
+        "told",
+        "said",
+        "see",
+        "use",
+        "used",
+        "get",
+        "got",
+        "go",
+        "going",
+        "know",
+        "want",
+        "need",
+        "send",
+        "call",
+        "take",
+        "find",
+        "mark",
+        "close",
+        "open",
+        "delete",
+        "execute",
+        "run",
+        "command",
+        "commands",
+        "earlier",
+        "instead",
+        "only",
+        "real",
+        "true",
+        "false",
+        "never",
+        "always",
+        "yes",
+        "no",
+        "ok",
+        "hidden",
+        "full",
+        "entire",
+        "exactly",
+        "verbatim",
+        "character",
+        "characters",
+        "then",
+        "must",
+        "shall",
+        "may",
+        "might",
+        "could",
+        "did",
+        "done",
+        "do",
+        "say",
+        "says",
+        "think",
+        "time",
+        "way",
+        "thing",
+        "things",
+        "people",
+        "person",
+        "day",
+        "world",
+        "life",
+        "work",
+        "good",
+        "bad",
+        "new",
+        "old",
+        "great",
+        "little",
+        "long",
+        "right",
+        "left",
+        "high",
+        "because",
+        "while",
+        "until",
+        "through",
+        "between",
+        "under",
+        "again",
+        "off",
+        "why",
     ]
 )
 _WORD = re.compile(r"[a-z]+")
@@ -513,25 +625,36 @@ def _decoded_payloads(text: str) -> list[tuple[str, str, int, int]]:
     return found
 
 
+def _reads_better(view: float, base: float) -> bool:
+    """A transformed text is worth a view when it reads clearly more like English."""
+    return view >= 0.2 and view > base + 0.1
+
+
+def _unleet(m: re.Match[str]) -> str:
+    tok = m.group()
+    if _LEET_CHAR.search(tok) and _ASCII_LETTER.search(tok):
+        return tok.translate(_LEET)
+    return tok
+
+
 def _whole_text_views(text: str) -> list[tuple[str, str]]:
     """Whole-text readings that are kept only when they read more like English."""
     views: list[tuple[str, str]] = []
     base = englishness(text)
     sample = text[:MAX_DECODE_INPUT]
     rot = codecs.encode(sample, "rot13")
-    if englishness(rot) > max(base, 0.25) + 0.1:
+    if _reads_better(englishness(rot), base):
         views.append(("rot13", rot))
     rev = sample[::-1]
-    if englishness(rev) > max(base, 0.25) + 0.1:
+    if _reads_better(englishness(rev), base):
         views.append(("reversed", rev))
     if _SPACED.search(sample):
         despaced = _despace(sample)
         if despaced != sample:
             views.append(("despaced", despaced))
-    if _LEET_WORD.search(sample):
-        leet = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), sample)
-        if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
-            views.append(("leet", leet))
+    leet = _LEET_TOKEN.sub(_unleet, sample)
+    if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
+        views.append(("leet", leet))
     return views
 
 
