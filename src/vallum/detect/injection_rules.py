@@ -28,11 +28,11 @@ INDIRECT_INJECTION = "INDIRECT_INJECTION"
 
 _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|initial|original|system|developer|safety|"
-    r"existing|former|old|current|given|default|built[- ]in|openai|content)"
+    r"former|openai)"
 )
 _RULESET = (
     r"(?:instructions?|prompts?|rules|directives?|guidelines|commands?|messages?|programming|"
-    r"constraints|restrictions|policies|policy|context|orders|guardrails|filters|settings|"
+    r"constraints|restrictions|policies|policy|context|orders|guardrails|filters|"
     r"training|limitations|directions|requests|tasks)"
 )
 # "ignore the previous instructions on the bottle": instructions that are not the model's
@@ -324,6 +324,55 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        JAILBREAK_PERSONA,
+        0.85,
+        re.compile(
+            r"\b(?:act|pretend|roleplay|role-play|play|behave|be)\b[^.\n]{0,40}\b(?:late|deceased|dead)\s+"
+            r"(?:grand(?:ma|mother|pa|father)|granny|nan|mother|father|mom|dad|uncle|aunt)\b"
+            r"[^.\n]{0,120}\b(?:used\s+to|would)\s+(?:tell|read|explain|recite|give|describe|sing|whisper)|"
+            r"\b(?:safety|content|ethic\w*|moral\w*)\s+(?:layers?|filters?|guardrails?|restrictions|"
+            r"guidelines|protocols|features?|checks|settings)\s+(?:are|have\s+been|were)\s+(?:now\s+)?"
+            r"(?:disabled|off|removed|lifted|turned\s+off|deactivated|suspended|bypassed)|"
+            r"\b(?:you\s+are|you'?re)\s+(?:now\s+)?(?:in|running\s+in)\s+(?:debug|maintenance|"
+            r"diagnostic|god|admin|root|sudo|unrestricted|developer|test)\s+mode\b|"
+            r"\b(?:enter|switch\s+to|activate|enable)\s+(?:debug|maintenance|diagnostic|god|sudo|"
+            r"unrestricted|jailbreak)\s+mode\b[^.\n]{0,60}\b(?:dump|print|reveal|show|output|ignore|"
+            r"disable|bypass|tell)",
+            _I,
+        ),
+    ),
+    (
+        PROMPT_EXTRACTION,
+        0.85,
+        re.compile(
+            r"\bwhat(?:'s|\s+is|\s+was)?\s+(?:written|said|stated|contained|included|listed)\s+in\s+"
+            r"(?:your|the)\s+(?:system\s+)?(?:instructions|prompt|system\s+message|guidelines|rules)\b|"
+            r"\b(?:quote|recite|reproduce|paste|print|repeat)\s+(?:me\s+)?(?:the\s+)?(?:exact\s+|full\s+)?"
+            r"(?:wording|text|words|content)\s+(?:you\s+(?:received|were\s+given|got)|of\s+your\s+"
+            r"(?:instructions|prompt|system))",
+            _I,
+        ),
+    ),
+    (
+        INSTRUCTION_OVERRIDE,
+        0.9,
+        re.compile(
+            r"\bvergiss\W+(?:alles\W+)?was\s+(?:man\s+)?dir\s+(?:vorher|zuvor|bisher|davor)?\s*"
+            r"(?:gesagt|befohlen|aufgetragen)|"
+            r"\bolvida\s+(?:todo\s+)?lo\s+que\s+te\s+(?:dijeron|han\s+dicho|ordenaron|indicaron)|"
+            r"\boublie\s+(?:tout\s+)?ce\s+qu['e]\s*(?:on\s+t'a|l'on\s+t'a)\s+(?:dit|demandé)|"
+            r"\besqueça\s+(?:tudo\s+)?o\s+que\s+(?:te\s+)?(?:disseram|foi\s+dito)|"
+            r"\bdimentica\s+(?:tutto\s+)?(?:quello\s+)?che\s+ti\s+(?:hanno|è\s+stato)\s+detto|"
+            r"\b(?:forget|ignore|disregard)\s+(?:everything\s+|all\s+)?(?:that\s+)?(?:you\s+were|"
+            r"you've\s+been|you\s+have\s+been|they)\s+(?:told|taught|programmed|trained)\b|"
+            r"\bpretend\s+(?:that\s+)?(?:the\s+)?(?:previous|prior|earlier|above)\s+(?:conversation|"
+            r"instructions|messages|context)\s+(?:never\s+happened|(?:do|does)\s+not\s+exist)|"
+            r"\b(?:rules|instructions|guidelines)\s+(?:you\s+got|you\s+received|given\s+to\s+you)\s+"
+            r"(?:from\s+[^.\n]{0,40})?(?:don'?t|do\s+not|no\s+longer)\s+(?:count|apply|matter)",
+            _I,
+        ),
+    ),
+    (
         INDIRECT_INJECTION,
         0.85,
         re.compile(
@@ -376,11 +425,21 @@ _TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
       "display", "show", "output"),),
     (("ai", "a.i.", "assistant", "bot", "llm", "model", "gpt", "claude", "copilot", "agent",
       "summari", "automated", "<!--", "style", "language"),),
+    (("late", "deceased", "dead", "safety", "content", "ethic", "moral", "mode"),),
+    (("written", "said", "stated", "contained", "included", "listed", "wording", "text",
+      "words", "content"),),
+    (("vergiss", "olvida", "oublie", "esque", "dimentica", "forget", "ignor", "disregard",
+      "pretend", "rules", "instructions", "guidelines"),),
     (("ai", "assistant", "model", "bot", "llm", "important", "urgent", "attention", "critical"),),
 )  # fmt: skip
 if len(_TRIGGERS) != len(_RULES):  # pragma: no cover - a programming error caught at import
     raise RuntimeError("every injection rule needs its prefilter")
 
+_MENTIONED = re.compile(
+    r"(?:[\"'`]|f[\"'])\s*(?:<\||\[/?INST\]|<<|</?sys)|(?:\|>|\]|>>|>)[\"'`]|"
+    r"(?:\|>|\]|>>|>)\s+(?:token|tag|delimiter|marker|format|string)s?\b",
+    re.IGNORECASE,
+)
 _TURN = re.compile(
     r"^\s*(?:Q|A|User|Human|Assistant|AI|Bot|Answer|Question|Model|Me|You|H|Usuario|Asistente)\s*\d*\s*:",
     re.IGNORECASE | re.MULTILINE,
@@ -428,6 +487,10 @@ def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
             continue
         m = pattern.search(text)
         if m is not None:
+            if kind == ROLE_DELIMITER and _MENTIONED.search(
+                text, max(m.start() - 2, 0), m.end() + 12
+            ):
+                score = 0.45  # a delimiter quoted in code or named in a question, not used
             hits.append(RuleHit(kind, score, m.start(), m.end()))
     if depth == 0:
         turns = _TURN.findall(text)
