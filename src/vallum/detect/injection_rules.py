@@ -131,7 +131,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         JAILBREAK_PERSONA,
         0.95,
         re.compile(
-            r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output|on)\b|"
+            r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output)\b|"
+            r"\bdeveloper\s+mode\s+(?:is\s+)?(?:now\s+)?(?:on|activated|engaged)\s*[.!:]|"
             r"\bjailbr(?:eak|oken)\s+(?:mode|version|ai|response)\b|"
             r"\b(?:STAN|DUDE|AIM|UCAR|BetterDAN|AntiGPT|Maximum|APOPHIS|BasedGPT)\b.{0,80}"
             r"\b(?:no\s+(?:filters?|restrictions|rules|limits|ethics|morals)|unfiltered|amoral|"
