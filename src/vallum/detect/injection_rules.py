@@ -386,6 +386,41 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             _I,
         ),
     ),
+    (
+        INDIRECT_INJECTION,
+        0.85,
+        re.compile(
+            r"[\[({<\"']\s*(?:note\s+(?:to|for)\s+)?(?:the\s+)?(?:ai|assistant|chatbot|llm|bot|gpt|"
+            r"language\s+model)\s*[:,]\s*(?:please\s+)?(?:when|if|always|never|say|tell|reply|answer|"
+            r"mark|approve|recommend|claim|state|output|write|include|do\s+not|don'?t|ignore|disregard)\b",
+            _I,
+        ),
+    ),
+    (
+        EXFILTRATION_LINK,
+        0.85,
+        re.compile(
+            r"!\[[^\]\n]{0,200}\]\(\s*(?:https?:)?//[^)\s]+[?&][\w.-]+=\s*\)|"
+            r"<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+[?&][\w.-]+=[\"'\s>]",
+            _I,
+        ),
+    ),
+    (
+        JAILBREAK_PERSONA,
+        0.9,
+        re.compile(
+            r"\b(?:ia|ai|assistant|assistente|asistente|chatbot|modèle|modelo|modello|ki|ии|ии-ассистент)\s+"
+            r"(?:sans|sin|ohne|sem|senza|без)\s+(?:aucune\s+|ninguna\s+|jegliche\s+|nenhuma\s+|alcuna\s+|"
+            r"каких-либо\s+|any\s+)?(?:restrict|restricci|einschränk|limit|filt|regl|règl|regel|"
+            r"огранич|цензур|фильтр|правил|censur|zensur)|"
+            r"\b(?:you\s+are|you're|ты|tu\s+es|eres|du\s+bist|você\s+é|sei)\s+(?:now\s+|теперь\s+|"
+            r"maintenant\s+|ahora\s+|jetzt\s+|agora\s+|ora\s+)?DAN\b|"
+            r"(?:можешь|может)\s+делать\s+(?:всё|все|что\s+угодно)|"
+            r"\b(?:puedes|peux|kannst|pode|puoi)\s+(?:hacer|faire|tun|fazer|fare)\s+"
+            r"(?:cualquier\s+cosa|n'importe\s+quoi|alles|qualquer\s+coisa|qualsiasi\s+cosa)",
+            _I,
+        ),
+    ),
 )
 
 # Cheap prefilters, one per rule above (same order): a rule's regex runs only when, for
@@ -432,6 +467,10 @@ _TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("vergiss", "olvida", "oublie", "esque", "dimentica", "forget", "ignor", "disregard",
       "pretend", "rules", "instructions", "guidelines"),),
     (("ai", "assistant", "model", "bot", "llm", "important", "urgent", "attention", "critical"),),
+    (("ai", "assistant", "bot", "llm", "gpt", "language model"),),
+    (("=",),),
+    (("sans", "sin ", "ohne", "sem ", "senza", "без", "dan", "делать", "hacer", "faire", "tun",
+      "fazer", "fare"),),
 )  # fmt: skip
 if len(_TRIGGERS) != len(_RULES):  # pragma: no cover - a programming error caught at import
     raise RuntimeError("every injection rule needs its prefilter")
@@ -453,6 +492,8 @@ _COMPLY = re.compile(
 _ASSIGN = re.compile(r"\b([a-zA-Z]\w{0,10})\s*[=:]\s*(['\"])([^'\"\n]{1,200})\2")
 _CONCAT = re.compile(r"\b[a-zA-Z]\w{0,10}\s*\+\s*[a-zA-Z]\w{0,10}(?:\s*\+\s*[a-zA-Z]\w{0,10})*")
 _SPLIT_INSTR = re.compile(
+    r"\b(?:answer|execute|follow|respond\s+to|carry\s+out|do|obey|complete|fulfil+|perform)\b"
+    r"[^.\n]{0,40}\b[a-zA-Z]\w{0,10}\s*\+\s*[a-zA-Z]\w{0,10}\b|"
     r"\b(?:combine|concatenate|join|put\s+together|merge|assemble)\b[^.\n]{0,80}"
     r"\b(?:and\s+)?(?:then\s+)?(?:answer|follow|execute|do|respond\s+to|carry\s+out|obey|act\s+on|"
     r"complete)\b|\b(?:answer|follow|execute|respond\s+to|carry\s+out)\s+(?:the\s+)?"

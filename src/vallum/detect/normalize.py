@@ -542,6 +542,8 @@ def _despace(text: str) -> str:
     def join(m: re.Match[str]) -> str:
         run = m.group()
         words = re.split(r"\s{2,}|\s*/\s*|\s*\|\s*", run)
+        if len(words) == 1 and " " in run and re.search(r"\w[.\-_*,]\w", run):
+            words = run.split()  # s-h-o-w y-o-u-r: letters joined by marks, words by spaces
         return " ".join(re.sub(r"[^\w]", "", w) for w in words)
 
     return _SPACED.sub(join, text)
