@@ -77,6 +77,16 @@ def _words(values: Iterable[object]) -> set[str]:
     return out
 
 
+def _names_attrs(module: str, kind: str) -> list[str]:
+    """Every list of ``kind`` (first/last) names the provider has, in any variant."""
+    try:
+        provider = importlib.import_module(module).Provider
+    except (ImportError, AttributeError):
+        return []
+    pattern = re.compile(rf"^(?:\w+_)?{kind}_(?:romanized_)?names(?:_\w+)?$")
+    return [a for a in dir(provider) if pattern.match(a)]
+
+
 def _attr(module: str, cls: str, names: Iterable[str]) -> list[object]:
     try:
         provider = getattr(importlib.import_module(module), cls)
@@ -114,28 +124,9 @@ def build() -> dict[str, set[str]]:
     cities: set[str] = set()
     streets: set[str] = set()
     for loc in LOCALES:
-        first |= _words(
-            _attr(
-                f"faker.providers.person.{loc}",
-                "Provider",
-                [
-                    "first_names",
-                    "first_names_male",
-                    "first_names_female",
-                    "first_names_nonbinary",
-                    "first_romanized_names",
-                    "first_romanized_names_male",
-                    "first_romanized_names_female",
-                ],
-            )
-        )
-        last |= _words(
-            _attr(
-                f"faker.providers.person.{loc}",
-                "Provider",
-                ["last_names", "last_romanized_names"],
-            )
-        )
+        person = f"faker.providers.person.{loc}"
+        first |= _words(_attr(person, "Provider", _names_attrs(person, "first")))
+        last |= _words(_attr(person, "Provider", _names_attrs(person, "last")))
         cities |= {
             _ascii(str(c)).lower()
             for c in _attr(f"faker.providers.address.{loc}", "Provider", ["cities", "city_names"])

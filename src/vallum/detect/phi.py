@@ -91,12 +91,13 @@ class PhiDetector:
         starts: dict[str, list[int]] = {}
         for tok in tokens[0]:
             starts.setdefault(tok.low[:3], []).append(tok.start)
-        digits: list[int] = []
+        digits: list[tuple[int, int, str]] = []  # (position, run length, next character)
+        size = len(text)
         for d in _DIGITS.finditer(text):
-            p = d.start()
+            p, e = d.span()
             if p and text[p - 1] in "(+":
-                digits.append(p - 1)
-            digits.append(p)
+                digits.append((p - 1, 0, text[p - 1]))
+            digits.append((p, e - p, text[e] if e < size else ""))
         for rule in rules():
             for m in _matches(rule, text, starts, digits):
                 value = m.group(rule.group)
@@ -115,7 +116,7 @@ class PhiDetector:
             raw.append(Finding(typ, start, end, score, self.name))
         if "\n" in text:
             raw.extend(self._address_lines(text, raw))
-        return _resolve(raw)
+        return _merge_names(text, _resolve(raw))
 
     def _address_lines(self, text: str, found: list[Finding]) -> list[Finding]:
         """The short lines under a street address (city, region, postcode lines)."""
@@ -160,12 +161,13 @@ _ADDRESS_LINE = re.compile(
 
 
 def _matches(
-    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[int]
+    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[tuple[int, int, str]]
 ) -> Iterator[re.Match[str]]:
     """The rule's matches; keyed rules are only tried where their words are."""
     if rule.anchors or rule.digit_led:
         if rule.digit_led:
-            positions = digits
+            run = rule.run
+            positions = [p for p, n, c in digits if run is None or run(n, c)]
         else:
             positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
         end = -1
@@ -179,9 +181,26 @@ def _matches(
         return
     if rule.gate and not any(key in starts for key in rule.gate):
         return
-    if rule.needs and rule.needs not in text:
+    if rule.needs and not any(n in text for n in rule.needs):
         return
     yield from rule.regex.finditer(text)
+
+
+def _merge_names(text: str, findings: list[Finding]) -> list[Finding]:
+    """Join NAME findings separated only by spaces ("ROBERT" + "V. DEGIORGIO")."""
+    out: list[Finding] = []
+    for f in findings:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and f.type == last.type == "NAME"
+            and text[last.end : f.start].strip(" ") == ""
+            and f.start - last.end <= 2
+        ):
+            out[-1] = Finding("NAME", last.start, f.end, max(last.score, f.score), f.detector)
+        else:
+            out.append(f)
+    return out
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:

@@ -35,7 +35,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 TITLES = _words(
-    "dr doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
+    "dr drs doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
     "nurse judge attorney atty officer sgt capt mister"
 )
 # Titles whose bare form is also a common word need a dot or a capital.
@@ -53,6 +53,9 @@ STRONG_CUES = _words(
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
     "navigator interpreter"
 )
+_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
+AMBIGUOUS_TITLES = _words("ms mr mrs miss")
+CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
 RELATIONS = _words(
     "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
     "grandson granddaughter spouse partner friend neighbor neighbour dtr hcp proxy guardian"
@@ -121,6 +124,12 @@ WORDY = (
 )  # fmt: skip
 
 
+_LOWER = bytes(range(ord("a"), ord("z") + 1)) + bytes(range(0xDF, 0xF7)) + bytes(range(0xF8, 0x100))
+_UPPER = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(0xC0, 0xD7)) + bytes(range(0xD8, 0xDF))
+_NOT_AFTER_CUE = _words(
+    "will may can did does said has had was is are were be been not also who and or in at on "
+    "to for of with the a an"
+)
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
 
@@ -134,6 +143,7 @@ class Lexicons:
     streets: frozenset[str]
     noname: frozenset[str]
     allow: frozenset[str]
+    common: frozenset[str]
 
 
 def _read(name: str) -> list[str]:
@@ -155,6 +165,7 @@ def lexicons() -> Lexicons:
         streets=frozenset(_read("street_names.txt")) - common - allow,
         noname=common | allow | STOP,
         allow=allow,
+        common=common | STOP,
     )
 
 
@@ -207,14 +218,18 @@ class NameFinder:
     @staticmethod
     def tokens(text: str) -> tuple[list[_Tok], bool]:
         """Word tokens, and whether the text is mixed case (capitals are evidence)."""
-        upper = sum(map(str.isupper, text))
-        letters = upper + sum(map(str.islower, text))
+        raw = text.encode("latin-1", "ignore")
+        lower = len(raw) - len(raw.translate(None, _LOWER))
+        upper = len(raw) - len(raw.translate(None, _UPPER))
+        letters = upper + lower
         mixed = letters == 0 or 0.03 < upper / letters < 0.6
         toks: list[_Tok] = []
         append = toks.append
         for m in TOKEN.finditer(text):
             word = m.group()
             start, end = m.span()
+            if start and text[start - 1].isdigit():
+                continue  # a unit glued to a number: 4L, 20mg
             low = fold(word)
             if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
@@ -326,19 +341,21 @@ class NameFinder:
             prev = toks[i - 1] if i else None
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
             # Titles.
-            if low in TITLES and (low not in WEAK_TITLES or t.cap or t.text.endswith(".")):
+            if (
+                low in TITLES
+                and (low not in WEAK_TITLES or t.cap or t.text.endswith("."))
+                and text[t.end : t.end + 1] != ":"
+            ):
                 nxt = toks[i + 1] if i + 1 < n else None
+                ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
                 if (
                     nxt is not None
-                    and nxt.start - t.end <= 2
+                    and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                    and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
+                    and (not ambiguous or self.lexname(nxt))
                     and (
                         self._plausible(nxt, mixed)
-                        or (
-                            mixed
-                            and nxt.low not in lex.noname
-                            and not nxt.low.endswith(WORDY)
-                            and len(nxt.low) >= 3
-                        )
+                        or (nxt.low not in lex.common and len(nxt.low) >= 3)
                     )
                 ):
                     take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
@@ -349,6 +366,11 @@ class NameFinder:
                 and prev is not None
                 and not taken[i - 1]
                 and (t.text[0].isupper() or not mixed)
+                and (
+                    mixed
+                    or text[prev.end : t.start] in (", ", ",")
+                    or text[t.end : t.end + 1] in ("", "\n", ".", ")", " \n")
+                )
             ):
                 if text[prev.end : t.start] in (", ", " ", ",") and self._plausible(prev, mixed):
                     k = i - 1
@@ -362,12 +384,44 @@ class NameFinder:
                     if prev.low not in lex.noname or self.lexname(prev) or mixed:
                         take(k, i, "NAME", 0.9)
                 continue
+            # An initial and a surname: "W. MAROTTA", "J. Smith".
+            nxt = toks[i + 1] if i + 1 < n else None
+            if (
+                nxt is not None
+                and len(t.text) == 2
+                and t.text[1] == "."
+                and (t.text[0].isupper() or (not mixed and self.lexname(nxt)))
+                and (t.start == 0 or text[t.start - 1] in " \n\t(,;:>-")
+                and nxt.start - t.end in (1, 2)
+                and len(nxt.low) >= 3
+                and (nxt.cap or not mixed)
+                and (
+                    (nxt.low not in lex.noname and not nxt.low.endswith(WORDY))
+                    or (
+                        (nxt.low in lex.last or nxt.low in lex.first)
+                        and nxt.low not in STOP
+                        and nxt.low not in lex.allow
+                    )
+                )
+            ):
+                take(i, name_run(i + 1, True, vouched=True), "NAME", 0.8)
+                continue
+            # A credential before a name: "NP CAROL", "per md Saeed".
+            if (
+                low in CRED_TITLES
+                and nxt is not None
+                and nxt.start - t.end == 1
+                and self.lexname(nxt)
+                and (nxt.cap or not mixed)
+            ):
+                take(i + 1, name_run(i + 1, True), "NAME", 0.8)
+                continue
             # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
             if (
                 low in RELATIONS
                 and prev is not None
                 and not taken[i - 1]
-                and text[prev.end : t.start].strip() in ("(", "-", ",", "- ")
+                and text[prev.end : t.start].strip() in ("(", ",")
                 and self._plausible(prev, mixed)
             ):
                 k = i - 1
@@ -381,9 +435,10 @@ class NameFinder:
                 take(k, i, "NAME", 0.85)
                 continue
             # Cues.
+            gap = text[prev.end : t.start] if prev is not None else ""
             cue = prev is not None and (
                 ((prev.low + ":") in STRONG_CUES and colon)
-                or (prev.low in STRONG_CUES and adjacent(i - 1, i))
+                or (prev.low in STRONG_CUES and gap.strip(" ") in ("", ":"))
             )
             p2 = toks[i - 2].low if i > 1 else ""
             phrase = prev is not None and (
@@ -391,10 +446,13 @@ class NameFinder:
                 or prev.low in PHRASE_SINGLE
                 or (prev.low + ":" in PHRASE_SINGLE and colon)
             )
-            if (
-                (cue or phrase)
-                and self._plausible(t, mixed)
-                and (mixed or self.lexname(t) or low not in lex.noname)
+            first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
+            if (cue or phrase) and (
+                first_name
+                or (
+                    self._plausible(t, mixed)
+                    and (mixed or self.lexname(t) or low not in lex.noname)
+                )
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
@@ -402,12 +460,19 @@ class NameFinder:
             place_phrase = (
                 prev is not None
                 and prev.low in PLACE_PREPS
+                and not gap.strip()
                 and (
                     p2 in PLACE_VERBS
                     or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)
                 )
             )
-            if place_phrase and (t.text[0].isupper() or not mixed) and low not in lex.noname:
+            if (
+                place_phrase
+                and (t.text[0].isupper() or not mixed)
+                and low not in lex.noname
+                and len(low) >= 3
+                and "." not in t.text
+            ):
                 j = i + 1
                 while (
                     j < n

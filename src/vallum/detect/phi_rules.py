@@ -36,10 +36,12 @@ class Rule:
     """Three-letter word prefixes where the rule may match (then it is only tried there)."""
     gate: frozenset[str] = frozenset()
     """Run the rule only when the text has a word with one of these prefixes."""
-    needs: str = ""
-    """Run the rule only when the text contains this string."""
+    needs: tuple[str, ...] = ()
+    """Run the rule only when the text contains one of these strings."""
     digit_led: bool = False
     """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
+    run: Callable[[int, str], bool] | None = None
+    """For digit-led rules: which runs (length, next character) can start a match."""
 
 
 MONTH = (
@@ -156,7 +158,7 @@ _DATE_CUE = re.compile(
     r"saturday|sunday|of|and|-|to|s/p|on\s+the|in|at|since|hx|h/o|dated|echo|cath|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
 )
 _NOT_DATE_CUE = re.compile(
-    r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
+    r"(?i)\b(?:ps|psv|peep|cpap|bipap|ac|a/c|simv|imv|vent|settings?|flowby|str|strength|bp|nbp|abp|art|cvp|pap|"
     r"pa|ratio|x|grade|scale|score|ie|i:e|fio2|tv|rate|mg|mcg|tabs?|dose|of)\W{0,3}$"
 )
 
@@ -169,14 +171,18 @@ _NOT_DATE_AFTER = re.compile(
 
 def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
     """Month/day(/year). A bare ``m/d`` may be a ratio or a setting: judge by context."""
-    parts = re.split(r"[/\-.]", value.split()[0])
-    if len(parts) >= 3:
-        return 0.9
-    if value[len(parts[0])] != "/":
-        return None  # "2.5" and "1-2" without a year are numbers and ranges
+    head = value.split()[0]
+    seps = set(re.findall(r"[/\-.]", head))
+    if len(seps) > 1:
+        return None  # 5.6/67: a measurement, not a date
+    parts = re.split(r"[/\-.]", head)
     before = text[max(0, start - 14) : start]
     if _NOT_DATE_AFTER.match(text, start + len(value)):
         return None
+    if len(parts) >= 3:
+        return None if _NOT_DATE_CUE.search(before) and len(parts[2]) == 2 else 0.9
+    if value[len(parts[0])] != "/":
+        return None  # "2.5" and "1-2" without a year are numbers and ranges
     if _DATE_CUE.search(before):
         return 0.85
     if _NOT_DATE_CUE.search(before):
@@ -234,8 +240,11 @@ _NOT_FACILITY = frozenset(
 
 
 def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
-    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names."""
-    return None if value in _NOT_FACILITY else 1.0
+    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names or words."""
+    vowels = [i for i, c in enumerate(value) if c in "AEIOUY"]
+    if value in _NOT_FACILITY or len(vowels) > 1 or (vowels and vowels != [0]):
+        return None
+    return 1.0
 
 
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
@@ -624,7 +633,8 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:[A-Za-z][A-Za-z'.\-]*\s+|\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
+                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)[A-Za-z][A-Za-z'.\-]*\s+|"
+                rf"\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
             "v",
@@ -731,19 +741,107 @@ _DIGIT_STARTS = ("\\d", "(?:\\d", "(?:0?", "(?:1[", "(?:19", "9\\d", "(?:\\+?1",
 
 def _digit_led(pattern: str) -> bool:
     rest = pattern[_LOOKBEHIND.match(pattern).end() :]  # type: ignore[union-attr]
+    if rest.startswith("(?:\\d{1,6}\\s+)?"):
+        return False  # the number is optional: the match may start with a letter
     return rest.startswith(_DIGIT_STARTS)
+
+
+def _run_filter(rule: Rule) -> Callable[[int, str], bool] | None:
+    """Which digit runs can start a match of this rule (None: all)."""
+    p = rule.regex.pattern
+    if rule.type == "IP_ADDRESS":
+        return lambda n, c: 0 < n <= 3 and c == "."
+    if rule.type == "SSN":
+        return lambda n, c: n == 3 and c in "- ."
+    if rule.type == "CREDIT_CARD":
+        return lambda n, c: n >= 4
+    if rule.type == "AGE_OVER_89":
+        return lambda n, c: n in (2, 3)
+    if rule.type == "DATE" and "(?:19|20)\\d\\d[\\-/.]" in p[:60]:
+        return lambda n, c: n == 4 and c in "-/."
+    if rule.type == "DATE":
+        return lambda n, c: 0 < n <= 2 and c in "/-."
+    if rule.type == "GEOGRAPHIC" and p.startswith("(?<![\\w\\-])(?P<v>\\d{5}"):
+        return lambda n, c: n == 5
+    if rule.type == "GEOGRAPHIC":
+        return lambda n, c: 0 < n <= 6 and (c in " \t-" or c.isalpha())
+    if rule.type == "PHONE" and p.startswith("(?<![\\w+])(?P<v>\\+"):
+        return lambda n, c: n == 0 and c == "+"
+    return None
+
+
+_TLD_HINTS = tuple(
+    f".{t}"
+    for t in [
+        "com",
+        "org",
+        "net",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "io",
+        "ai",
+        "uk",
+        "ca",
+        "au",
+        "de",
+        "fr",
+        "es",
+        "nl",
+        "ch",
+        "se",
+        "dk",
+        "fi",
+        "pl",
+        "cz",
+        "ru",
+        "jp",
+        "cn",
+        "br",
+        "mx",
+        "ar",
+        "nz",
+        "ie",
+        "eu",
+        "health",
+        "care",
+        "clinic",
+        "hospital",
+        "app",
+        "dev",
+        "online",
+        "site",
+        "tech",
+        "cloud",
+        "COM",
+        "ORG",
+        "NET",
+        "EDU",
+        "GOV",
+    ]
+)
 
 
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
     if _digit_led(pattern):
         rule = dataclasses.replace(rule, digit_led=True)
+        rule = dataclasses.replace(rule, run=_run_filter(rule))
     if rule.type == "EMAIL":
-        rule = dataclasses.replace(rule, needs="@")
+        rule = dataclasses.replace(rule, needs=("@",))
     elif pattern.startswith("(?i)\\b(?:https?|ftp"):
-        rule = dataclasses.replace(rule, needs="://")
+        rule = dataclasses.replace(rule, needs=("://",))
+    elif pattern.startswith("(?i)\\bwww"):
+        rule = dataclasses.replace(rule, needs=("www", "WWW", "Www"))
     elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
-        rule = dataclasses.replace(rule, needs=":")
+        rule = dataclasses.replace(rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"))
+    elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
+        rule = dataclasses.replace(rule, needs=(":", "-"))
+    elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
+        rule = dataclasses.replace(rule, needs=_TLD_HINTS)
 
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
