@@ -11,6 +11,7 @@ from vallum import __version__
 from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
+from vallum.cli.detect import detect
 from vallum.cli.gateway import gateway
 from vallum.cli.keys import keys
 from vallum.cli.options import State
@@ -61,3 +62,4 @@ cli.add_command(scan)
 cli.add_command(gateway)
 cli.add_command(vendors)
 cli.add_command(routes)
+cli.add_command(detect)
