@@ -82,14 +82,7 @@ _HEX = re.compile(r"(?:(?:0x|\\x)?[0-9a-fA-F]{2}[\s:,]?){8,}")
 _PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}|[\w.~-]){6,}")
 
 _COMMON = frozenset(
-    """the a an and or to of in on for is are be you your me my i it this that with as at by
-    from all any not no do does what how why when who now will can must should would please
-    tell give show write say print reveal repeat ignore previous instructions instruction
-    prompt system rules above below forget disregard new task answer output text act are
-    was were have has been if then than so but about into over only just every each
-    secret password key data user assistant model follow following mode developer
-    guidelines restrictions without any anything everything here there make let us we they
-    he she his her our their them these those which also like more most some such""".split()
+    ["the", "a", "an", "and", "or", "to", "of", "in", "on", "for", "is", "are", "be", "you", "your", "me", "my", "i", "it", "this", "that", "with", "as", "at", "by", "from", "all", "any", "not", "no", "do", "does", "what", "how", "why", "when", "who", "now", "will", "can", "must", "should", "would", "please", "tell", "give", "show", "write", "say", "print", "reveal", "repeat", "ignore", "previous", "instructions", "instruction", "prompt", "system", "rules", "above", "below", "forget", "disregard", "new", "task", "answer", "output", "text", "act", "are", "was", "were", "have", "has", "been", "if", "then", "than", "so", "but", "about", "into", "over", "only", "just", "every", "each", "secret", "password", "key", "data", "user", "assistant", "model", "follow", "following", "mode", "developer", "guidelines", "restrictions", "without", "any", "anything", "everything", "here", "there", "make", "let", "us", "we", "they", "he", "she", "his", "her", "our", "their", "them", "these", "those", "which", "also", "like", "more", "most", "some", "such"]
 )
 _WORD = re.compile(r"[a-z]+")
 
