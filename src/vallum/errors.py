@@ -131,6 +131,7 @@ class GuardBlockedError(PolicyViolation):
 
     code = "policy.guard_blocked"
 
+
 class RateLimitedError(VallumError):
     """A rate limit or quota was reached; retry after ``retry_after`` seconds."""
 
