@@ -132,14 +132,14 @@ def effective(guard: str, configured: Action, vendor: Vendor | None) -> Action:
 
 
 def redact(text: str, findings: Sequence[Finding]) -> str:
-    """Replace each finding with ``[TYPE]`` (overlaps merged, left to right)."""
+    """Replace each finding with ``[TYPE]``; overlapping findings merge into the first."""
     out: list[str] = []
     pos = 0
     for f in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if f.end <= pos:
+        if f.start < pos:  # overlaps one already replaced: widen it, no second label
+            pos = max(pos, f.end)
             continue
-        start = max(f.start, pos)
-        out.append(text[pos:start])
+        out.append(text[pos : f.start])
         out.append(f"[{f.type.upper()}]")
         pos = f.end
     out.append(text[pos:])

@@ -139,3 +139,21 @@ def test_metrics_count_requests(rig: GatewayRig) -> None:
 
 def test_no_guards_policy_is_what_the_tests_use() -> None:
     assert NO_GUARDS.to_dict() == dict.fromkeys(("phi", "injection", "secrets", "leak"), "off")
+
+
+def test_an_unavailable_ledger_refuses_the_request(rig: GatewayRig) -> None:
+    """What cannot be recorded is not answered: 503, never an unaudited answer."""
+    from tests.integration.gateway.conftest import _find_table
+
+    rig.route("open", Target("demo", "demo-echo", 100))
+    app = rig.served.server.config.loaded_app
+    while not hasattr(app, "state"):
+        app = app.app
+    assert _find_table(app) is not None
+    app.state.gateway.ctx.ledger.close()
+    with pytest.raises(openai.InternalServerError) as refused:
+        client(rig).chat.completions.create(
+            model="open", messages=[{"role": "user", "content": "x"}]
+        )
+    assert refused.value.status_code == 503
+    assert refused.value.code == "unavailable"
