@@ -1,3 +1,4 @@
+# ruff: noqa: E501, SIM905 - data tables and report lines read better unwrapped
 """Synthetic clinical notes with gold PHI spans, for bench/phi_bench.py.
 
 Every value is invented here (own pools, random digits, valid check digits where
