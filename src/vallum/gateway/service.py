@@ -277,7 +277,7 @@ class Gateway:
         guard = StreamGuard(
             self.detectors, route.policy, call.found, canary, window=self.stream_window
         )
-        detok = self._detokenizer(call)
+        detok = await self._detokenizer(call)
         id_ = wire.new_id("chatcmpl")
         created = int(time.time())
         alias = route.alias
@@ -406,10 +406,10 @@ class Gateway:
         restored: str = await run_in_threadpool(vault.detokenize, conv, text)
         return restored
 
-    def _detokenizer(self, call: _Call) -> Any:
+    async def _detokenizer(self, call: _Call) -> Any:
         if call.conversation is None:
             return None
-        return self._vault_or_fail().detokenizer(call.conversation)
+        return await run_in_threadpool(self._vault_or_fail().detokenizer, call.conversation)
 
     def _shred(self, call: _Call) -> None:
         if call.conversation is None or self._vault is None:
