@@ -329,6 +329,7 @@ class Gateway:
                 yield wire.stream_error(exc)
                 yield wire.DONE
             finally:
+                await pieces.aclose()  # a client that went away frees the vendor connection
                 self._shred(call)
                 await self._charge(key, route, call.completion_tokens)
                 self._record_final(call, status, digest.hexdigest())
