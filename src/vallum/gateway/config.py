@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,6 +82,12 @@ def _check_vendor(spec: VendorSpec) -> VendorSpec:
     unknown = set(classes) - DATA_CLASSES
     if unknown:
         raise UsageError(f"unknown data class(es) {sorted(unknown)}; use {sorted(DATA_CLASSES)}")
+    if spec.credential and any(c in spec.credential for c in "\r\n\x00"):
+        raise UsageError("the credential contains a line break or NUL; check what was pasted")
+    if spec.credential_env and not re.fullmatch(
+        r"[A-Za-z_][A-Za-z0-9_]{0,127}", spec.credential_env
+    ):
+        raise UsageError("--credential-env must name an environment variable")
     if spec.credential and spec.credential_env:
         raise UsageError("give a credential or an environment variable name, not both")
     if spec.kind is VendorKind.AZURE_OPENAI and not spec.api_version:
