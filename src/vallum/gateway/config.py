@@ -9,6 +9,7 @@ named by an environment variable; they never appear in events, logs or listings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from redis import RedisError
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from vallum.clock import now_text
@@ -36,6 +38,7 @@ from vallum.gateway.policy import (
     VendorKind,
 )
 from vallum.store.models_gateway import GatewayConfigVersion, GatewayRoute, GatewayVendor
+from vallum.store.redis import client as redis_client
 
 
 def _aad(name: str) -> bytes:
@@ -48,6 +51,21 @@ def _bump(conn: Connection) -> None:
         .where(GatewayConfigVersion.id == 1)
         .values(version=GatewayConfigVersion.version + 1)
     )
+
+
+CHANNEL = "vallum:gateway:config"
+
+
+def _notify(ctx: Context) -> None:
+    """Tell every worker at once (Redis pub/sub) that routes or vendors changed.
+
+    Best effort: workers also poll the version row, so a lost message costs at most
+    ``gateway_config_poll_seconds``.
+    """
+    if ctx.settings.redis_url is None:
+        return
+    with contextlib.suppress(RedisError):
+        redis_client(ctx.settings.redis_url.get_secret_value()).publish(CHANNEL, b"changed")
 
 
 def config_version(engine: Engine) -> int:
@@ -130,6 +148,7 @@ def add_vendor(ctx: Context, spec: VendorSpec) -> Vendor:
                 )
             )
         _bump(conn)
+    _notify(ctx)
     vendor = get_vendor(ctx, spec.name, with_secret=False)
     data = vendor.to_dict()
     data["replaced"] = bool(exists)
@@ -146,6 +165,7 @@ def set_vendor_status(ctx: Context, name: str, status: Status, reason: str) -> V
             .values(status=status.value, updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     ctx.record(
         "vendors.registered",
         f"vendor:{name}",
@@ -256,6 +276,7 @@ def add_route(ctx: Context, spec: RouteSpec) -> Route:
                 )
             )
         _bump(conn)
+    _notify(ctx)
     route = get_route(ctx, spec.alias)
     data = route.to_dict()
     data["replaced"] = bool(exists)
@@ -284,6 +305,7 @@ def set_weights(ctx: Context, alias: str, weights: Mapping[str, int]) -> Route:
             .values(targets=json.dumps([t.to_dict() for t in targets]), updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     route = get_route(ctx, alias)
     ctx.record(
         "routes.configured",
@@ -302,6 +324,7 @@ def set_route_status(ctx: Context, alias: str, status: Status, reason: str) -> R
             .values(status=status.value, updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     ctx.record(
         "routes.configured",
         f"route:{alias}",
