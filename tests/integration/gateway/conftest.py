@@ -71,6 +71,14 @@ class GatewayRig:
     def base_url(self) -> str:
         return f"{self.served.url}/v1"
 
+    def sdk(self, key: str | None = None) -> Any:
+        """An OpenAI SDK client on this gateway, closed when the test ends."""
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=key or self.key, max_retries=0)
+        self.stops.append(client.close)
+        return client
+
     def route(
         self, alias: str, *targets: Target, policy: GuardPolicy = NO_GUARDS, **kw: Any
     ) -> None:
@@ -128,9 +136,9 @@ def make_gateway(settings: VallumSettings) -> Iterator[Callable[..., GatewayRig]
 
     yield make
     for rig in rigs:
-        rig.served.stop()
         for stop in rig.stops:
             stop()
+        rig.served.stop()
         rig.ctx.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import openai
 from sqlalchemy import select
 
 from tests.helpers import tamper
@@ -16,7 +15,7 @@ from vallum.store.models_gateway import GatewayCapture
 
 
 def _ask(rig: GatewayRig, text: str) -> None:
-    c = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+    c = rig.sdk()
     c.chat.completions.create(model="open", messages=[{"role": "user", "content": text}])
 
 

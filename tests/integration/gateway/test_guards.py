@@ -28,7 +28,7 @@ def vendor(rig: GatewayRig, name: str, *, baa: bool, fake: FakeVendor | None = N
 
 
 def ask(rig: GatewayRig, model: str, text: str, *, stream: bool = False) -> str:
-    c = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+    c = rig.sdk()
     messages = [{"role": "user", "content": text}]
     if stream:
         chunks = c.chat.completions.create(model=model, messages=messages, stream=True)  # type: ignore[arg-type]

@@ -13,7 +13,8 @@ from vallum.gateway.policy import GuardPolicy, Target
 
 
 def client(rig: GatewayRig, key: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=rig.base_url, api_key=key or rig.key, max_retries=0)
+    sdk: openai.OpenAI = rig.sdk(key)
+    return sdk
 
 
 def test_chat_completion_through_the_sdk(rig: GatewayRig) -> None:

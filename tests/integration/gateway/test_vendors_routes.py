@@ -35,7 +35,7 @@ def test_anthropic_is_translated_both_ways(rig: GatewayRig) -> None:
     fake = FakeVendor(reply="bonjour from claude")
     add(rig, "claude", VendorKind.ANTHROPIC, serve(rig, fake))
     rig.route("c", Target("claude", "claude-x", 100))
-    c = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+    c = rig.sdk()
     out = c.chat.completions.create(
         model="c",
         messages=[
