@@ -453,8 +453,9 @@ class Gateway:
             "status": status,
             "stream": call.stream,
             "prompt_sha256": call.body_sha256,
-            "latency_ms": round(total * 1000, 3),
-            "upstream_ms": round(call.upstream_seconds * 1000, 3),
+            # Integers (microseconds): canonical JSON of floats is the slow path.
+            "latency_us": int(total * 1e6),
+            "upstream_us": int(call.upstream_seconds * 1e6),
             "action": call.found.action,
             "findings": call.found.to_dict(),
         }

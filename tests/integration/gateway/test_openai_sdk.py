@@ -149,7 +149,7 @@ def test_every_request_is_one_ledger_event_without_content(rig: GatewayRig) -> N
     assert e["route"] == "open" and e["vendor"] == "demo" and e["model"] == "demo-echo"
     assert len(e["prompt_sha256"]) == 64 and len(e["response_sha256"]) == 64
     assert e["key_id"] and e["actor"] == f"apikey:{e['key_id']}"
-    assert e["prompt_tokens"] > 0 and e["latency_ms"] > 0
+    assert e["prompt_tokens"] > 0 and e["latency_us"] > 0
     failed = [e for e in events if e["status"] == 404]
     assert len(failed) == 1 and failed[0]["error"] == "not_found"
     everything = str(rig.events("gateway.request")) + str(rig.events("gateway.blocked"))
