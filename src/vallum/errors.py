@@ -151,6 +151,12 @@ class UpstreamError(UnavailableError):
     http_status = 502
 
 
+class OverloadedError(UnavailableError):
+    """The gateway is at its limit of requests in flight; it sheds load instead of queueing."""
+
+    code = "unavailable.overloaded"
+
+
 class UpstreamTimeoutError(UpstreamError):
     """The model vendor did not answer within the gateway's timeout."""
 

@@ -85,6 +85,7 @@ def create_gateway_app(
             stream_window=settings.gateway_stream_window,
             vault_factory=vault_factory,
             capture=capture,
+            max_inflight=settings.gateway_max_inflight,
         )
         holder["gw"] = gw
         app.state.gateway = gw

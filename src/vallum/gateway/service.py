@@ -27,6 +27,7 @@ from vallum.context import Context
 from vallum.errors import (
     AuthError,
     GuardBlockedError,
+    OverloadedError,
     PolicyViolation,
     QueueFullError,
     RateLimitedError,
@@ -119,6 +120,7 @@ class Gateway:
         stream_window: int = 96,
         vault_factory: Callable[[Context], Any] | None = None,
         capture: Capture | None = None,
+        max_inflight: int = 256,
     ) -> None:
         self.ctx = ctx
         self.table = table
@@ -133,6 +135,8 @@ class Gateway:
         self._vault_factory = vault_factory
         self._vault: Any = None
         self.capture = capture
+        self.max_inflight = max_inflight
+        self.inflight = 0
 
     # -- authentication and authorization ----------------------------------
     async def authenticate(self, authorization: str | None) -> KeyPrincipal:
@@ -170,7 +174,11 @@ class Gateway:
         if self.capture is not None:
             call.raw = body
         headers = {"x-request-id": call.request_id}
+        self.inflight += 1
+        streaming = False
         try:
+            if self.inflight > self.max_inflight:
+                raise OverloadedError("the gateway is overloaded; retry shortly")
             self.auditor.check()
             call.key = await self.authenticate(authorization)
             result = await self._handle(call, body)
@@ -181,9 +189,22 @@ class Gateway:
             return self._refuse(
                 call, VallumError(f"internal error ({type(exc).__name__})"), headers
             )
-        if isinstance(result, Stream):
-            return Stream(result.chunks, headers)
-        return Answer(result.status, result.body, headers)
+        else:
+            if isinstance(result, Stream):
+                streaming = True
+                return Stream(self._counted(result.chunks), headers)
+            return Answer(result.status, result.body, headers)
+        finally:
+            if not streaming:
+                self.inflight -= 1
+
+    async def _counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """A stream stays in flight until its last byte (or its client leaves)."""
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            self.inflight -= 1
 
     async def _handle(self, call: _Call, raw: bytes) -> Answer | Stream:
         if len(raw) > self.max_body:
@@ -520,6 +541,9 @@ class Gateway:
         if isinstance(exc, RateLimitedError):
             action, outcome = "gateway.rate_limited", Outcome.DENIED
             headers["retry-after"] = str(max(1, int(exc.retry_after + 0.999)))
+        elif isinstance(exc, OverloadedError):
+            action, outcome = "gateway.rate_limited", Outcome.DENIED
+            headers["retry-after"] = "1"
         elif isinstance(exc, UpstreamError | UnavailableError) or status >= 500:
             action, outcome = "gateway.request", Outcome.ERROR
         elif isinstance(exc, AuthError | UsageError) and not isinstance(exc, PolicyViolation):

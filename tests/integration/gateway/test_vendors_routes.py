@@ -201,3 +201,32 @@ def _serve_on(fake: FakeVendor, port: int) -> Served:
     while not s.server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     return s
+
+
+def test_beyond_max_inflight_the_gateway_sheds_with_503(
+    make_gateway: Callable[..., GatewayRig],
+) -> None:
+    import concurrent.futures
+
+    rig = make_gateway(settings_update={"gateway_max_inflight": 1})
+    add(rig, "slow", VendorKind.OPENAI, serve(rig, FakeVendor(delay=1.0)) + "/v1")
+    rig.route("s", Target("slow", "m", 100))
+
+    def post() -> httpx.Response:
+        return httpx.post(
+            f"{rig.base_url}/chat/completions",
+            headers={"authorization": f"Bearer {rig.key}"},
+            json={"model": "s", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=10,
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(post)
+        time.sleep(0.3)
+        second = pool.submit(post)
+        answers = [first.result(), second.result()]
+    assert answers[0].status_code == 200
+    assert answers[1].status_code == 503
+    assert answers[1].json()["error"]["code"] == "unavailable.overloaded"
+    assert answers[1].headers["retry-after"] == "1"
+    assert post().status_code == 200  # recovers by itself
