@@ -13,15 +13,18 @@ from vallum.cli.audit import audit
 from vallum.cli.controls import controls
 from vallum.cli.detect import detect
 from vallum.cli.gate import gate_cmd
+from vallum.cli.gateway import gateway
 from vallum.cli.keys import keys
 from vallum.cli.models import models
 from vallum.cli.options import State
 from vallum.cli.redact import detokenize, redact, tokenize
 from vallum.cli.reviews import reviews
+from vallum.cli.routes import routes
 from vallum.cli.scan import scan
 from vallum.cli.signing import sign, verify
 from vallum.cli.system import init, up
 from vallum.cli.users import roles, users
+from vallum.cli.vendors import vendors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -64,6 +67,9 @@ cli.add_command(sign)
 cli.add_command(verify)
 cli.add_command(models)
 cli.add_command(gate_cmd)
+cli.add_command(gateway)
+cli.add_command(vendors)
+cli.add_command(routes)
 cli.add_command(detect)
 cli.add_command(redact)
 cli.add_command(tokenize)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from vallum.store import models_detect, models_gateway  # noqa: F401  (register their tables)
 from vallum.store.models import Base
 from vallum.store.models_registry import ModelVersion  # noqa: F401 - registry tables
 

@@ -1,7 +1,7 @@
 """Detectors: the tokenization vault (encrypted surrogate mappings per conversation).
 
 Revision ID: 0005_detect
-Revises: 0003_models
+Revises: 0004_gateway
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_detect"
-down_revision = "0003_models"
+down_revision = "0004_gateway"
 branch_labels = None
 depends_on = None
 
