@@ -118,6 +118,35 @@ class VallumSettings(BaseSettings):
         default=30, ge=1, le=3650, description="Warn about keys unused for this many days."
     )
 
+    gateway_host: str = Field(
+        default="127.0.0.1", description="Address the gateway binds to (loopback by default)."
+    )
+    gateway_port: int = Field(default=8700, ge=1, le=65535, description="Port of the gateway.")
+    gateway_workers: int = Field(
+        default=1, ge=1, le=64, description="Gateway worker processes (`vallum gateway`)."
+    )
+    gateway_demo: bool = Field(
+        default=True, description="Serve the built-in offline `demo` model and route."
+    )
+    gateway_key_requests_per_minute: int = Field(
+        default=0, ge=0, description="Requests per minute per API key (0: no limit)."
+    )
+    gateway_key_tokens_per_minute: int = Field(
+        default=0, ge=0, description="Tokens per minute per API key (0: no limit)."
+    )
+    gateway_upstream_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds to wait for a vendor."
+    )
+    gateway_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body."
+    )
+    gateway_config_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often workers look for route/vendor changes."
+    )
+    gateway_stream_window: int = Field(
+        default=96, ge=16, le=4096, description="Characters held back by streaming output guards."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _no_placeholder(cls, v: SecretStr | None) -> SecretStr | None:

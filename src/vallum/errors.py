@@ -126,6 +126,32 @@ class QueueFullError(UnavailableError):
     code = "unavailable.queue_full"
 
 
+class RateLimitedError(VallumError):
+    """A rate limit or quota was reached; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    exit_status = ExitStatus.VIOLATION
+    http_status = 429
+
+    def __init__(self, detail: str, *, retry_after: float = 1.0, hint: str | None = None) -> None:
+        super().__init__(detail, hint=hint)
+        self.retry_after = retry_after
+
+
+class UpstreamError(UnavailableError):
+    """The model vendor behind the gateway failed or refused; its answer is not passed on."""
+
+    code = "unavailable.upstream"
+    http_status = 502
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The model vendor did not answer within the gateway's timeout."""
+
+    code = "unavailable.upstream_timeout"
+    http_status = 504
+
+
 def all_error_classes() -> list[type[VallumError]]:
     """Every error class, root first (used by docs tests and the API)."""
     found: list[type[VallumError]] = [VallumError]

@@ -11,12 +11,16 @@ from vallum import __version__
 from vallum.cli.access import access
 from vallum.cli.audit import audit
 from vallum.cli.controls import controls
+from vallum.cli.detect import detect
+from vallum.cli.gateway import gateway
 from vallum.cli.keys import keys
 from vallum.cli.options import State
 from vallum.cli.reviews import reviews
+from vallum.cli.routes import routes
 from vallum.cli.scan import scan
 from vallum.cli.system import init, up
 from vallum.cli.users import roles, users
+from vallum.cli.vendors import vendors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -55,3 +59,7 @@ cli.add_command(roles)
 cli.add_command(access)
 cli.add_command(reviews)
 cli.add_command(scan)
+cli.add_command(gateway)
+cli.add_command(vendors)
+cli.add_command(routes)
+cli.add_command(detect)

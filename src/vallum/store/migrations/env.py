@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from vallum.store import models_gateway  # noqa: F401  (registers the gateway tables)
 from vallum.store.models import Base
 
 connection = context.config.attributes["connection"]

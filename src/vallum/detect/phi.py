@@ -1,0 +1,127 @@
+"""PHI/PII detector: the 18 HIPAA Safe Harbor identifiers plus cards, IBAN, NPI, DEA.
+
+Structured identifiers come from compiled pattern rules with check digits and
+cues (:mod:`vallum.detect.phi_rules`); names and places from context,
+capitalisation and lexicons (:mod:`vallum.detect.phi_names`). Overlapping
+findings are resolved in favour of the higher score, then the longer span.
+Recall first: in de-identification a miss is a breach, so ambiguous spans are
+reported with a lower score rather than dropped (raise ``threshold`` to trade
+recall for precision).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from vallum.detect.phi_names import NameFinder, lexicons
+from vallum.detect.phi_rules import FAX_CUE, rules
+from vallum.detect.types import DetectorConfig, Finding, Verdict
+
+__all__ = ["PHI_TYPES", "PhiDetector"]
+
+PHI_TYPES = frozenset(
+    {
+        "NAME",
+        "DATE",
+        "AGE_OVER_89",
+        "PHONE",
+        "FAX",
+        "EMAIL",
+        "SSN",
+        "MRN",
+        "HEALTH_PLAN_ID",
+        "ACCOUNT_NUMBER",
+        "LICENSE_NUMBER",
+        "VEHICLE_ID",
+        "DEVICE_ID",
+        "URL",
+        "IP_ADDRESS",
+        "BIOMETRIC_ID",
+        "GEOGRAPHIC",
+        "OTHER_UNIQUE_ID",
+        "CREDIT_CARD",
+        "IBAN",
+        "NPI",
+        "DEA",
+    }
+)
+
+# Tie-break when two findings overlap with equal score: the more specific wins.
+_PRIORITY = {
+    "EMAIL": 9,
+    "URL": 7,
+    "CREDIT_CARD": 8,
+    "IBAN": 8,
+    "SSN": 8,
+    "NPI": 8,
+    "DEA": 7,
+    "IP_ADDRESS": 7,
+    "FAX": 6,
+    "PHONE": 5,
+    "DATE": 5,
+    "AGE_OVER_89": 5,
+}
+
+
+class PhiDetector:
+    """Find PHI/PII in text (name ``phi``). Data loads on the first :meth:`detect`."""
+
+    name = "phi"
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self._names: NameFinder | None = None
+        self._lock = threading.Lock()
+
+    def _finder(self) -> NameFinder:
+        if self._names is None:
+            with self._lock:
+                if self._names is None:
+                    rules()
+                    self._names = NameFinder(lexicons())
+        return self._names
+
+    def find(self, text: str) -> list[Finding]:
+        """Every finding, before threshold and type filtering, overlaps resolved."""
+        names = self._finder()
+        raw: list[Finding] = []
+        for rule in rules():
+            for m in rule.regex.finditer(text):
+                value = m.group(rule.group)
+                score = rule.score
+                if rule.validate is not None:
+                    checked = rule.validate(value)
+                    if checked is None:
+                        continue
+                    score = min(checked, rule.score)
+                start, end = m.span(rule.group)
+                typ = rule.type
+                if typ == "PHONE" and FAX_CUE.search(text, max(0, start - 24), start):
+                    typ = "FAX"
+                raw.append(Finding(typ, start, end, score, self.name))
+        for typ, start, end, score in names.find(text):
+            raw.append(Finding(typ, start, end, score, self.name))
+        return _resolve(raw)
+
+    def detect(self, text: str) -> Verdict:
+        findings = self.find(text)
+        types = self.config.types
+        if types is not None:
+            findings = [f for f in findings if f.type in types]
+        kept = [f for f in findings if f.score >= self.config.threshold]
+        return Verdict.from_findings(self.name, kept, self.config.threshold)
+
+
+def _resolve(findings: list[Finding]) -> list[Finding]:
+    """Keep the best of overlapping findings (score, specificity, length)."""
+    ordered = sorted(
+        findings,
+        key=lambda f: (-f.score, -_PRIORITY.get(f.type, 0), -(f.end - f.start), f.start),
+    )
+    kept: list[Finding] = []
+    for f in ordered:
+        if any(f.start < k.end and k.start < f.end for k in kept):
+            continue
+        kept.append(f)
+    kept.sort(key=lambda f: (f.start, f.end))
+    return kept

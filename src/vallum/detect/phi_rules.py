@@ -1,0 +1,510 @@
+# ruff: noqa: E501 - long regular expressions read better on one line
+"""Pattern rules for the structured PHI identifiers (dates, numbers, addresses).
+
+Each :class:`Rule` is a compiled regex with the group that holds the identifier,
+a base score and an optional validator (check digits, plausible ranges). Cue
+rules (``MRN: ...``, ``member id ...``) find the value after a keyword; the
+keyword itself is not part of the finding. Everything here is compiled once,
+on the first detection (see :func:`rules`).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vallum.detect.checksums import dea_valid, iban_valid, luhn_valid, npi_valid
+
+__all__ = ["FAX_CUE", "Rule", "rules"]
+
+Validator = Callable[[str], float | None]
+"""Given the matched value: a score overriding the rule's, or ``None`` to drop it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    type: str
+    regex: re.Pattern[str]
+    score: float
+    group: str | int = 0
+    validate: Validator | None = None
+
+
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_ORD = r"(?:st|nd|rd|th)?"
+_YEAR = r"(?:1[89]\d\d|20\d\d|'?\d\d)"
+_TIME = r"(?:[T ,]+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?)?"
+
+# Value after a cue: letters/digits with inner separators; must hold a digit.
+_VAL = r"(?P<v>(?=[A-Za-z0-9\-./]*\d)[A-Za-z0-9](?:[A-Za-z0-9\-./]{1,28}[A-Za-z0-9])?)"
+_SEP = (
+    r"(?:\s*(?:number|num|no\.?|nbr|#|id|identifier|code)\b)?\s*(?:is|was|of|=)?\s*[:#=\-]?\s*#?\s*"
+)
+
+FAX_CUE = re.compile(r"(?i)\b(?:fax|facsimile|telefax)\b[^\n\d]{0,14}$")
+
+
+def _cue(words: str) -> str:
+    return rf"(?i:\b(?:{words}))" + _SEP + _VAL
+
+
+def _id_value(value: str) -> float | None:
+    digits = sum(c.isdigit() for c in value)
+    if digits < 2 and len(value) < 5:
+        return None
+    if re.fullmatch(r"\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?", value):
+        return None  # a date after "admission" is a date, not an id
+    return None if digits == 0 else 1.0
+
+
+def _ssn(value: str) -> float | None:
+    d = "".join(c for c in value if c.isdigit())
+    if len(d) != 9 or d[:3] in {"000", "666"} or d[3:5] == "00" or d[5:] == "0000":
+        return None
+    return 0.95 if d[0] != "9" else 0.7
+
+
+def _card(value: str) -> float | None:
+    d = "".join(c for c in value if c.isdigit())
+    if not 13 <= len(d) <= 19:
+        return None
+    return 0.95 if luhn_valid(d) else None
+
+
+def _iban(value: str) -> float | None:
+    return 0.95 if iban_valid(value) else None
+
+
+def _npi(value: str) -> float | None:
+    return 0.95 if npi_valid(value) else 0.6
+
+
+def _dea(value: str) -> float | None:
+    return 0.9 if dea_valid(value) else None
+
+
+def _ip(value: str) -> float | None:
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv4Address) and value.count(".") != 3:
+        return None
+    return 0.9
+
+
+_VIN_LETTERS = dict(
+    zip(
+        "ABCDEFGHJKLMNPRSTUVWXYZ",
+        (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9),
+        strict=True,
+    )
+)
+
+
+def _vin(value: str) -> float | None:
+    v = value.upper()
+    if sum(c.isdigit() for c in v) < 3 or sum(c.isalpha() for c in v) < 3:
+        return None
+    weights = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+    trans = {c: i for i, c in enumerate("0123456789")} | _VIN_LETTERS
+    total = sum(trans.get(c, 0) * w for c, w in zip(v, weights, strict=True))
+    check = "X" if total % 11 == 10 else str(total % 11)
+    return 0.95 if v[8] == check else 0.75
+
+
+def _num_date(value: str) -> float | None:
+    # "2/3" alone is often a ratio; keep it (recall first) but lower.
+    return 0.6 if value.count("/") + value.count("-") + value.count(".") == 1 else 0.9
+
+
+def _age(value: str) -> float | None:
+    return 0.9 if 90 <= int(value) <= 125 else None
+
+
+def _zip(value: str) -> float | None:
+    return None if value.startswith("00") else 0.85
+
+
+STREET_SUFFIX = (
+    r"street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
+    r"terrace|ter|circle|cir|parkway|pkwy|highway|hwy|route|rte|square|sq|trail|trl|crescent|"
+    r"cres|close|plaza|alley|row|walk|pike|turnpike|expressway|freeway|loop|path|run|mews|"
+    r"green|gardens|hill|hills|heights|point|crossing|commons|park|ridge|view|grove|"
+    r"strasse|straße|str|weg|gasse|platz|allee|rue|calle|via|viale|avenida|rua|ulica|ul|"
+    r"vej|gatan|gata|katu|tie|laan|straat|plein|utca|cesta|sokak|caddesi"
+)
+_UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#|room|rm|fl|floor|bldg|building)\.?\s*#?\s*[A-Za-z0-9\-]{1,6})?"
+
+US_STATES = (
+    r"AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
+    r"NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|AA|AE|AP"
+)
+STATE_NAMES = (
+    r"Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|"
+    r"Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|"
+    r"Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|"
+    r"New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|"
+    r"Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
+    r"West Virginia|Wisconsin|Wyoming"
+)
+
+FACILITY = (
+    r"hospital|medical center|medical centre|health center|health centre|health system|clinic|"
+    r"infirmary|nursing home|nursing facility|rehab(?:ilitation)?(?: center| centre| hospital)?|"
+    r"hospice|sanatorium|healthcare|health care|memorial|university hospital|children's|"
+    r"general|regional|community hospital|surgery center|care center|skilled nursing|"
+    r"assisted living|senior living|manor|pavilion|va medical center"
+)
+
+
+def _build() -> tuple[Rule, ...]:
+    c = re.compile
+    r: list[Rule] = [
+        Rule(
+            "EMAIL",
+            c(
+                r"(?i)(?<![\w.+\-])[a-z0-9][a-z0-9._%+\-]{0,63}@(?:[a-z0-9\-]{1,63}\.)+[a-z]{2,24}\b"
+            ),
+            0.98,
+        ),
+        Rule("URL", c(r"(?i)\b(?:https?|ftp|sftp)://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]]"), 0.95),
+        Rule(
+            "URL",
+            c(r"(?i)\bwww\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)+(?:/[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?"),
+            0.95,
+        ),
+        Rule(
+            "URL",
+            c(
+                r"(?i)(?<![@\w.\-])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+                r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|co|us|uk|ca|au|de|fr|es|it|nl|"
+                r"be|ch|at|se|no|dk|fi|pl|cz|ru|jp|cn|in|br|mx|ar|nz|ie|eu|health|care|"
+                r"clinic|hospital|app|dev|me|tv|ly|biz|name|pro|online|site|tech|cloud)"
+                r"(?:/[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?(?![\w\-])"
+            ),
+            0.85,
+        ),
+        Rule(
+            "IP_ADDRESS",
+            c(r"(?<![\w.])(?P<v>(?:\d{1,3}\.){3}\d{1,3})(?!\w|\.\d)"),
+            0.9,
+            "v",
+            _ip,
+        ),
+        Rule(
+            "IP_ADDRESS",
+            c(
+                r"(?i)(?<![\w:])(?P<v>(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|"
+                r"(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?|"
+                r"::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?![\w:])"
+            ),
+            0.9,
+            "v",
+            _ip,
+        ),
+        Rule(
+            "DEVICE_ID",
+            c(r"(?i)(?<![\w:\-])(?:[0-9a-f]{2}[:\-]){5}[0-9a-f]{2}(?![\w:\-])"),
+            0.85,
+        ),
+        Rule(
+            "SSN",
+            c(r"(?<![\w\-])(?P<v>\d{3}[- ]\d{2}[- ]\d{4}|\d{3}\.\d{2}\.\d{4})(?![\w\-])"),
+            0.9,
+            "v",
+            _ssn,
+        ),
+        Rule("SSN", c(_cue(r"ssn|social security|soc\.? sec\.?|ss#?")), 0.95, "v", _ssn),
+        Rule(
+            "CREDIT_CARD",
+            c(r"(?<![\w\-])(?P<v>(?:\d[ \-]?){12,18}\d)(?![\w\-])"),
+            0.95,
+            "v",
+            _card,
+        ),
+        Rule(
+            "IBAN",
+            c(r"(?<![A-Za-z0-9])(?P<v>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{2,4}){3,8})(?![A-Za-z0-9])"),
+            0.95,
+            "v",
+            _iban,
+        ),
+        Rule(
+            "NPI",
+            c(_cue(r"npi|national provider identifier|national provider id")),
+            0.95,
+            "v",
+            _npi,
+        ),
+        Rule("DEA", c(r"(?<![A-Za-z0-9])(?P<v>[A-Za-z]{2}\d{7})(?![A-Za-z0-9])"), 0.9, "v", _dea),
+        # Phones (FAX when a fax cue precedes; resolved in the detector).
+        Rule(
+            "PHONE",
+            c(
+                r"(?i)(?<![\w+/\-.])(?P<v>(?:\+?1[\s.\-]?|001[\s.\-])?(?:\(\d{3}\)\s?|\d{3}[\s.\-])"
+                r"\d{3}[\s.\-]\d{4}(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?)(?![\w\-])"
+            ),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "PHONE",
+            c(
+                r"(?<![\w+])(?P<v>\+(?:[1-9]\d{0,2})[\s.\-]?(?:\(?\d{1,5}\)?[\s.\-]?){1,5}\d{2,6})(?![\w\-])"
+            ),
+            0.85,
+            "v",
+        ),
+        Rule(
+            "PHONE",
+            c(
+                r"(?i)\b(?:phone|tel|telephone|cell|mobile|pager|beeper|ph|fax|call(?:ed)?|contact|"
+                r"number|#|home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
+                r"(?P<v>\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}|\d{3}[\s.\-]\d{4}|\d{10}|"
+                r"x\s?\d{4,5}|\d-\d{4}|\d{5})(?![\w\-])"
+            ),
+            0.85,
+            "v",
+        ),
+        # Dates (elements of dates; bare years are not PHI).
+        Rule(
+            "DATE",
+            c(
+                r"(?i)(?<![\w/.\-])(?P<v>(?:19|20)\d\d[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])"
+                + _TIME
+                + r")(?![\w/\-])"
+            ),
+            0.95,
+            "v",
+        ),
+        Rule(
+            "DATE",
+            c(
+                r"(?<![\w/.\-])(?P<v>(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])"
+                r"(?:[/\-.](?:19|20)?\d\d)?" + _TIME + r")(?![\w/]|[.\-]\d)"
+            ),
+            0.9,
+            "v",
+            _num_date,
+        ),
+        Rule(
+            "DATE",
+            c(
+                r"(?<![\w/.\-])(?P<v>(?:1[3-9]|2\d|3[01])[/\-.](?:0?[1-9]|1[0-2])[/\-.](?:19|20)?\d\d"
+                + _TIME
+                + r")(?![\w/]|[.\-]\d)"
+            ),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "DATE",
+            c(
+                rf"(?i)\b(?P<v>(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+                rf"{MONTH}\.?\s+\d{{1,2}}{_ORD}(?:,?\s+{_YEAR})?{_TIME})(?![\w])"
+            ),
+            0.95,
+            "v",
+        ),
+        Rule(
+            "DATE",
+            c(
+                rf"(?i)\b(?P<v>\d{{1,2}}{_ORD}\s*(?:of\s+)?(?:-\s*)?{MONTH}\.?(?:[\s,\-]+{_YEAR})?{_TIME})(?![\w])"
+            ),
+            0.95,
+            "v",
+        ),
+        Rule("DATE", c(rf"(?i)\b(?P<v>{MONTH}\.?,?\s+(?:of\s+)?(?:19|20)\d\d)\b"), 0.9, "v"),
+        Rule(
+            "DATE",
+            c(
+                r"(?i)\b(?P<v>(?:christmas|thanksgiving|easter|new year'?s?(?: day| eve)?|halloween|"
+                r"valentine'?s day|independence day|memorial day|labor day)(?: (?:19|20)\d\d)?)\b"
+            ),
+            0.6,
+            "v",
+        ),
+        # Ages over 89.
+        Rule(
+            "AGE_OVER_89",
+            c(
+                r"(?i)(?<![\w.])(?P<v>9\d|1[01]\d|12[0-5])\s*-?\s*(?:years?|yrs?|y/?o\b|y\.o\.?|yo\b|"
+                r"year[- ]old|-?year-old|m\b|f\b|male|female|man|woman|yom|yof)"
+            ),
+            0.9,
+            "v",
+            _age,
+        ),
+        Rule(
+            "AGE_OVER_89",
+            c(r"(?i)\b(?:age[ds]?|aged|age:)\s*(?:of\s+)?:?\s*(?P<v>9\d|1[01]\d|12[0-5])\b"),
+            0.9,
+            "v",
+            _age,
+        ),
+        # Cue-based identifiers.
+        Rule(
+            "MRN",
+            c(
+                _cue(
+                    r"mrn|medical record|med\.? rec\.?|mr|m\.r\.|record|chart|hospital|unit|"
+                    r"patient|pt|hosp|emr|ehr|epic|cerner|meditech|mr#"
+                )
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "HEALTH_PLAN_ID",
+            c(
+                _cue(
+                    r"member(?:ship)?|subscriber|policy|insurance|insurer|health plan|plan|beneficiary|"
+                    r"medicare|medicaid|mbi|hicn|group|payer|payor|coverage|blue cross|bcbs|aetna|"
+                    r"cigna|humana|united ?healthcare|kaiser|tricare|hmo|ppo|medi-cal"
+                )
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "ACCOUNT_NUMBER",
+            c(
+                _cue(
+                    r"account|acct|a/c|billing|invoice|bank account|checking|savings|routing|ban|iban|swift"
+                )
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "LICENSE_NUMBER",
+            c(
+                _cue(
+                    r"driver'?s?'? licen[cs]e|driving licen[cs]e|dl|licen[cs]e|lic\.?|certificate|cert\.?|"
+                    r"permit|registration|board certification|medical licen[cs]e|state licen[cs]e"
+                )
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "VEHICLE_ID",
+            c(
+                r"(?i:\b(?:licen[cs]e plate|plate|tag|vehicle|car|truck|registration plate)"
+                r"(?:\s*(?:number|no\.?|#|id))?\s*(?:is|was|of)?\s*[:#=\-]?\s*)"
+                r"(?P<v>(?=[A-Za-z0-9\- ]*\d)[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{2,5}(?:[ \-][A-Za-z0-9]{1,4})?)\b"
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "VEHICLE_ID",
+            c(r"(?i)\b(?P<v>[A-HJ-NPR-Z0-9]{17})\b"),
+            0.85,
+            "v",
+            _vin,
+        ),
+        Rule("VEHICLE_ID", c(_cue(r"vin|vehicle identification|chassis")), 0.9, "v", _id_value),
+        Rule(
+            "DEVICE_ID",
+            c(
+                _cue(
+                    r"serial|s/n|sn|device|udi|imei|meid|iccid|pacemaker|icd|defibrillator|implant|"
+                    r"pump|lot|model|catalog|ref|hardware|udid|mac address|asset(?: tag)?|"
+                    r"stimulator|lvad|insulin pump|cochlear|hearing aid|monitor"
+                )
+            ),
+            0.85,
+            "v",
+            _id_value,
+        ),
+        Rule(
+            "BIOMETRIC_ID",
+            c(
+                r"(?i:\b(?:fingerprint|finger print|retina(?:l)?(?: scan)?|iris(?: scan)?|"
+                r"voice ?print|face ?print|facial(?: recognition| geometry)?|palm ?print|biometric|"
+                r"dna(?: profile)?|genetic|gait signature|hand geometry|vein pattern)"
+                r"(?:\s*(?:scan|template|record|profile|sample|hash|signature))?"
+                r"(?:\s*(?:id|identifier|number|no\.?|code|#|ref(?:erence)?|hash))?\s*(?:is|was)?\s*[:#=\-]?\s*)"
+                r"(?P<v>(?=[A-Za-z0-9\-_]*\d)[A-Za-z0-9][A-Za-z0-9\-_.]{3,63}[A-Za-z0-9])"
+            ),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "OTHER_UNIQUE_ID",
+            c(
+                _cue(
+                    r"id|case|study|subject|trial|accession|specimen|sample|employee|badge|staff|"
+                    r"student|encounter|visit|admission|claim|order|requisition|ticket|reference|ref|"
+                    r"passport|national id|nhs|tax id|ein|tin|itin|customer|client|user|username|"
+                    r"login|barcode|wristband|armband|bed tag|voter|member|enrollment|registry|"
+                    r"identification|fin|csn|har|episode|episode"
+                )
+            ),
+            0.8,
+            "v",
+            _id_value,
+        ),
+        # Places.
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
+                rf"(?:[A-Za-z0-9][A-Za-z'.\-]*\s+){{0,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
+            ),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(r"(?i)\b(?P<v>(?:p\.?\s?o\.?\s*box|post office box|box)\s*#?\s*\d{1,6})\b"),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                rf"(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES})),?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)(?![\w\-])"
+            ),
+            0.9,
+            "v",
+            _zip,
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?i)\b(?:zip|zip code|postal code|postcode|zipcode)\s*[:#]?\s*(?P<v>[A-Z0-9]{3,5}(?:[ \-][A-Z0-9]{3,4})?)\b"
+            ),
+            0.9,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                rf"(?P<v>(?:(?:St\.?|Saint|Mount|Mt\.?|Good|Holy|Sacred|Our Lady of(?: the)?|"
+                rf"[A-Z][A-Za-z'\-]+)\s+){{1,4}}(?i:{FACILITY})(?:\s+(?:of|at|for)\s+(?:[A-Z][A-Za-z'\-]+\s?){{1,3}})?)"
+            ),
+            0.85,
+            "v",
+        ),
+    ]
+    return tuple(r)
+
+
+@functools.cache
+def rules() -> tuple[Rule, ...]:
+    """The compiled rules (built on first call)."""
+    return _build()
