@@ -47,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=32, help="Connections, throughput runs.")
     p.add_argument("--skip-litellm", action="store_true", help="Leave out LiteLLM's proxy.")
     p.add_argument("--skip-vallum", action="store_true", help="Leave out Vallum's gateway.")
+    p.add_argument(
+        "--guards",
+        default="phi,injection,secrets,leak",
+        help="Guards on in Vallum's guarded route (comma-separated).",
+    )
     p.add_argument("--overload", action="store_true", help="Run the overload test instead.")
     p.add_argument("--burst-seconds", type=float, default=10.0, help="Overload burst length.")
     p.add_argument("--factor", type=float, default=10.0, help="Overload: times sustainable rate.")
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_vallum:
                 from gateway import vallum_target
 
-                inst = vallum_target.install(work, mock.port)
+                guards = tuple(g for g in args.guards.split(",") if g)
+                inst = vallum_target.install(work, mock.port, guards)
                 gw = vallum_target.start_gateway(inst, work)
                 servers.append(gw)
                 vallum_targets = vallum_target.targets(inst, gw.port)
@@ -148,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         f"`{cmd.strip()}`: {args.seconds:g} s per run after {args.warmup:g} s warm-up, "
         f"{args.rounds} round(s), 1 KB prompts, one worker per target; {took:.0f} s in all.\n"
     )
+    if not args.skip_vallum:
+        print(f"Guards on in `vallum, guards on`: {args.guards}.\n")
     print(report.table(rows, args.concurrency))
     print()
     print(report.verdicts(rows))

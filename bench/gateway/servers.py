@@ -124,6 +124,8 @@ def wait_ready(server: Server, target: Target, timeout: float = 120.0) -> None:
                 if status == 200 and b"data: [DONE]" in body:
                     return
             last = f"HTTP {status}: {body[:300]!r}"
+            if 400 <= status < 500 and status != 429:
+                break  # refused for good: no point in waiting
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as e:
             last = type(e).__name__
         time.sleep(0.5)

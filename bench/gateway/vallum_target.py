@@ -19,11 +19,11 @@ from gateway.loadgen import Target
 from gateway.servers import HOST, Server, free_port, start
 
 VALLUM = [str(Path(sys.executable).parent / "vallum")]
-MOCK_KEY_ENV = "VALLUM_BENCH_MOCK_KEY"
+MOCK_KEY_ENV = "BENCH_MOCK_UPSTREAM_KEY"
 OPEN_ROUTE = "bench-open"
 GUARDED_ROUTE = "bench-guarded"
-GUARDS_OFF = ["phi=off", "injection=off", "secrets=off", "leak=off"]
-GUARDS_ON = ["phi=tokenize", "injection=block", "secrets=redact", "leak=block"]
+#: The action of each guard on the guarded route (the issue's defaults).
+GUARD_ACTIONS = {"phi": "tokenize", "injection": "block", "secrets": "redact", "leak": "block"}
 GATEWAY_ACTIONS = ("gateway.request", "gateway.blocked", "gateway.rate_limited")
 
 
@@ -46,8 +46,14 @@ class Installation:
         return done.stdout
 
 
-def install(workdir: Path, mock_port: int, route_rpm: int = 0) -> Installation:
-    """``vallum init``, a vendor for the mock, the two routes, a service account and key."""
+def install(
+    workdir: Path, mock_port: int, guards: tuple[str, ...] = tuple(GUARD_ACTIONS)
+) -> Installation:
+    """``vallum init``, a vendor for the mock, the two routes, a service account and key.
+
+    ``guards`` are switched on in the guarded route (the others are off there); the
+    system-prompt canary is added when the leak guard is on.
+    """
     data = workdir / "vallum-data"
     inst = Installation(data, "")
     inst.vallum("init")
@@ -56,16 +62,12 @@ def install(workdir: Path, mock_port: int, route_rpm: int = 0) -> Installation:
         "--base-url", f"http://{HOST}:{mock_port}/v1",
         "--baa", "no", "--region", "us", "--credential-env", MOCK_KEY_ENV,
     )  # fmt: skip
-    limits = ["--rpm", str(route_rpm)] if route_rpm else []
-    for alias, guards, extra in (
-        (OPEN_ROUTE, GUARDS_OFF, ["--no-canary"]),
-        (GUARDED_ROUTE, GUARDS_ON, []),
-    ):
-        guard_args = [a for g in guards for a in ("--guard", g)]
-        inst.vallum(
-            "routes", "add", alias, "--vendor", "mock", "--model", "mock-model",
-            *guard_args, *extra, *limits,
-        )  # fmt: skip
+    unknown = set(guards) - set(GUARD_ACTIONS)
+    if unknown:
+        raise SystemExit(f"unknown guard(s) {sorted(unknown)}; guards are {list(GUARD_ACTIONS)}")
+    on = {g: (a if g in guards else "off") for g, a in GUARD_ACTIONS.items()}
+    add_route(inst, OPEN_ROUTE, dict.fromkeys(GUARD_ACTIONS, "off"), canary=False)
+    add_route(inst, GUARDED_ROUTE, on, canary="leak" in guards)
     inst.vallum("users", "create", "bench-app", "--service", "--role", "app-developer")
     out = inst.vallum(
         "keys", "create", "--name", "bench", "--owner", "bench-app",
@@ -73,6 +75,16 @@ def install(workdir: Path, mock_port: int, route_rpm: int = 0) -> Installation:
     )  # fmt: skip
     key = _find_secret(json.loads(out))
     return Installation(data, key)
+
+
+def add_route(
+    inst: Installation, alias: str, guards: dict[str, str], canary: bool, rpm: int = 0
+) -> None:
+    args = ["routes", "add", alias, "--vendor", "mock", "--model", "mock-model"]
+    args += [a for g, action in guards.items() for a in ("--guard", f"{g}={action}")]
+    args += [] if canary else ["--no-canary"]
+    args += ["--rpm", str(rpm)] if rpm else []
+    inst.vallum(*args)
 
 
 def _find_secret(payload: object) -> str:
