@@ -29,6 +29,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overload", action="store_true", help="Run the overload test instead.")
     p.add_argument("--burst-seconds", type=float, default=10.0, help="Overload burst length.")
     p.add_argument("--factor", type=float, default=10.0, help="Overload: times sustainable rate.")
+    p.add_argument(
+        "--rss-growth-mb", type=int, default=256, help="Overload: allowed RSS growth of the worker."
+    )
     args = p.parse_args(argv)
     if not (0 < args.seconds <= 120 and 0 <= args.warmup <= 30 and 1 <= args.rounds <= 10):
         p.error("--seconds in (0, 120], --warmup in [0, 30], --rounds in [1, 10]")
@@ -63,13 +67,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def measure(targets: list[Target], args: argparse.Namespace) -> dict[tuple[str, bool, str], Result]:
-    """Latency (1 connection) and throughput runs for every target, interleaved, in rounds."""
+def measure(
+    targets: list[tuple[Target, Server]], args: argparse.Namespace
+) -> dict[tuple[str, bool, str], Result]:
+    """Latency (1 connection) and throughput runs for every target, interleaved, in rounds.
+
+    Besides wall-clock figures, each run records the CPU time the target's server
+    process used, which the machine's other load inflates far less.
+    """
     runs: dict[tuple[str, bool, str], list[Result]] = {}
     for round_ in range(args.rounds):
         for stream in (False, True):
             for phase, conns in (("latency", 1), ("throughput", args.concurrency)):
-                for target in targets:
+                for target, server in targets:
+                    cpu = server.cpu_seconds()
                     result = asyncio.run(
                         closed_loop(
                             target,
@@ -79,11 +90,14 @@ def measure(targets: list[Target], args: argparse.Namespace) -> dict[tuple[str, 
                             warmup=args.warmup,
                         )
                     )
+                    result = replace(result, cpu_seconds=server.cpu_seconds() - cpu)
                     runs.setdefault((target.name, stream, phase), []).append(result)
                     print(
                         f"round {round_ + 1} {target.name:20} {'stream' if stream else 'plain':6} "
                         f"{phase:10} {result.rps:9,.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
-                        f"p99 {result.p99_ms:7.2f} ms  {result.statuses} {result.errors or ''}",
+                        f"p99 {result.p99_ms:7.2f} ms  "
+                        f"cpu {result.cpu_ms_per_request:6.2f} ms/req  "
+                        f"{result.statuses} {result.errors or ''}",
                         file=sys.stderr,
                     )
     return {k: merge(v) for k, v in runs.items()}
@@ -104,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(mock)
             mock_target = Target(report.MOCK, HOST, mock.port, "mock-model")
             wait_ready(mock, mock_target)
-            targets = [mock_target]
+            targets = [(mock_target, mock)]
             inst = None
             if not args.skip_vallum:
                 from gateway import vallum_target
@@ -116,14 +130,14 @@ def main(argv: list[str] | None = None) -> int:
                 vallum_targets = vallum_target.targets(inst, gw.port)
                 for t in vallum_targets:
                     wait_ready(gw, t)
-                targets += vallum_targets
+                targets += [(t, gw) for t in vallum_targets]
             if not args.skip_litellm:
                 from gateway import litellm_peer
 
                 ll, ll_target = litellm_peer.start_litellm(mock.port, work)
                 servers.append(ll)
                 wait_ready(ll, ll_target, timeout=180)
-                targets.append(ll_target)
+                targets.append((ll_target, ll))
                 versions["LiteLLM"] = litellm_peer.version()
             started = time.time()
             results = measure(targets, args)
@@ -135,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             report.Row(t.name, stream, results[(t.name, stream, "latency")],
                        results[(t.name, stream, "throughput")])
             for stream in (False, True)
-            for t in targets
+            for t, _ in targets
         ]  # fmt: skip
         ledger = ""
         if inst is not None:
@@ -170,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                     "target": r.target, "stream": r.stream, "phase": phase,
                     "rps": res.rps, "p50_ms": res.p50_ms, "p99_ms": res.p99_ms,
                     "completed": res.completed, "seconds": res.seconds,
+                    "cpu_ms_per_request": res.cpu_ms_per_request,
                     "statuses": res.statuses, "errors": res.errors,
                 }
                 for r in rows

@@ -145,6 +145,8 @@ class Tally:
     """What one run saw: per-answer (start, end) times for 2xx, and counts by outcome."""
 
     spans: list[tuple[float, float]] = field(default_factory=list)
+    refused: list[float] = field(default_factory=list)
+    """Seconds each 4xx/5xx answer took (how fast the server sheds)."""
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
@@ -152,6 +154,8 @@ class Tally:
     def note(self, started: float, status: int, body: bytes, stream: bool) -> None:
         ended = time.perf_counter()
         self.statuses[status] += 1
+        if status >= 400:
+            self.refused.append(ended - started)
         if 200 <= status < 300:
             if stream and b"data: [DONE]" not in body:
                 self.errors["stream without [DONE]"] += 1
@@ -178,10 +182,16 @@ class Result:
     errors: dict[str, int]
     skipped: int = 0
     latencies: tuple[float, ...] = field(default=(), repr=False)
+    cpu_seconds: float = 0.0
+    """CPU time the target's server process spent during the run (all threads)."""
 
     @property
     def answered(self) -> int:
         return sum(self.statuses.values())
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.answered if self.answered else float("nan")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -237,13 +247,16 @@ def merge(results: list[Result]) -> Result:
         errors=dict(errors),
         skipped=sum(r.skipped for r in results),
         latencies=tuple(latencies),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
 
 
-async def _one(conn: Connection, raw: bytes, tally: Tally, stream: bool) -> None:
+async def _one(
+    conn: Connection, raw: bytes, tally: Tally, stream: bool, limit: float = REQUEST_TIMEOUT
+) -> None:
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(REQUEST_TIMEOUT):
+        async with asyncio.timeout(limit):
             status, body = await conn.send(raw)
     except TimeoutError:
         conn.close()
@@ -298,13 +311,17 @@ async def open_loop(
     rate: float,
     seconds: float,
     max_in_flight: int = 1000,
+    wait_limit: float = REQUEST_TIMEOUT,
+    tally: Tally | None = None,
 ) -> Result:
     """Start ``rate`` requests per second for ``seconds``, whatever the answers.
 
     At most ``max_in_flight`` connections are open; an arrival that finds them all
     busy is counted as skipped (the client, not the server, could not send it).
+    Each request waits at most ``wait_limit`` seconds for its answer. Pass a
+    ``tally`` to keep the per-answer detail.
     """
-    tally = Tally()
+    tally = tally if tally is not None else Tally()
     idle: list[Connection] = []
     busy = 0
     tasks: set[asyncio.Task[None]] = set()
@@ -316,7 +333,7 @@ async def open_loop(
         conn = idle.pop() if idle else Connection(target)
         busy += 1
         try:
-            await _one(conn, request_bytes(target, n, stream), tally, stream)
+            await _one(conn, request_bytes(target, n, stream), tally, stream, wait_limit)
         finally:
             busy -= 1
             idle.append(conn)
@@ -338,7 +355,7 @@ async def open_loop(
         await asyncio.sleep(0.002)
     window = (start, time.perf_counter())
     if tasks:
-        await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT + 5)
+        await asyncio.wait(tasks, timeout=wait_limit + 5)
     for conn in idle:
         conn.close()
     return summarise(tally, target, stream, f"open, {rate:.0f}/s", window)

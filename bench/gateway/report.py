@@ -52,8 +52,8 @@ def table(rows: list[Row], concurrency: int) -> str:
     base = {r.stream: r for r in rows if r.target == MOCK}
     out = [
         f"| target | mode | req/s, {concurrency} conn | p50 / p99 ms, {concurrency} conn "
-        "| p50 / p99 ms, 1 conn | added p50 / p99 ms, 1 conn | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| p50 / p99 ms, 1 conn | added p50 / p99 ms, 1 conn | server CPU ms/req | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         mock = base.get(r.stream)
@@ -72,7 +72,7 @@ def table(rows: list[Row], concurrency: int) -> str:
             f"| {r.target} | {'stream' if r.stream else 'plain'} | {r.throughput.rps:,.0f} "
             f"| {_ms(r.throughput.p50_ms)} / {_ms(r.throughput.p99_ms)} "
             f"| {_ms(r.latency.p50_ms)} / {_ms(r.latency.p99_ms)} | {added} "
-            f"| {bad + non_2xx} |"
+            f"| {_ms(r.throughput.cpu_ms_per_request)} | {bad + non_2xx} |"
         )
     return "\n".join(out)
 
@@ -110,8 +110,10 @@ def verdicts(rows: list[Row]) -> str:
                 verdict = "met" if ratio >= 5 else f"missed ({ratio:.1f}x of 5x)"
                 if name == "guards off":
                     verdict = "for reference"
+                cpu_ratio = ll.throughput.cpu_ms_per_request / r.throughput.cpu_ms_per_request
                 lines.append(
                     f"- {mode}: Vallum ({name}) {r.throughput.rps:,.0f} req/s vs LiteLLM "
-                    f"{ll.throughput.rps:,.0f} req/s = {ratio:.1f}x (target >= 5x: {verdict})"
+                    f"{ll.throughput.rps:,.0f} req/s = {ratio:.1f}x (target >= 5x: {verdict}); "
+                    f"per CPU-second of the server {cpu_ratio:.1f}x"
                 )
     return "\n".join(lines)

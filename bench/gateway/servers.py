@@ -16,6 +16,7 @@ from gateway.loadgen import Connection, Target, request_bytes
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -45,6 +46,18 @@ class Server:
             for line in status.splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
+        return total
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its children so far, all threads."""
+        total = 0.0
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         return total
 
     def stop(self, grace: float = 15.0) -> int | None:
