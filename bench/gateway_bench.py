@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--burst-seconds", type=float, default=10.0, help="Overload burst length.")
     p.add_argument("--factor", type=float, default=10.0, help="Overload: times sustainable rate.")
     p.add_argument(
+        "--route-rpm", type=int, default=0, help="Overload: requests/min limit on the route."
+    )
+    p.add_argument(
         "--rss-growth-mb", type=int, default=256, help="Overload: allowed RSS growth of the worker."
     )
     args = p.parse_args(argv)

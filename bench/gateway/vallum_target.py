@@ -47,12 +47,16 @@ class Installation:
 
 
 def install(
-    workdir: Path, mock_port: int, guards: tuple[str, ...] = tuple(GUARD_ACTIONS)
+    workdir: Path,
+    mock_port: int,
+    guards: tuple[str, ...] = tuple(GUARD_ACTIONS),
+    guarded_rpm: int = 0,
 ) -> Installation:
     """``vallum init``, a vendor for the mock, the two routes, a service account and key.
 
     ``guards`` are switched on in the guarded route (the others are off there); the
-    system-prompt canary is added when the leak guard is on.
+    system-prompt canary is added when the leak guard is on. ``guarded_rpm`` puts a
+    requests-per-minute limit on the guarded route (0: none).
     """
     data = workdir / "vallum-data"
     inst = Installation(data, "")
@@ -67,7 +71,7 @@ def install(
         raise SystemExit(f"unknown guard(s) {sorted(unknown)}; guards are {list(GUARD_ACTIONS)}")
     on = {g: (a if g in guards else "off") for g, a in GUARD_ACTIONS.items()}
     add_route(inst, OPEN_ROUTE, dict.fromkeys(GUARD_ACTIONS, "off"), canary=False)
-    add_route(inst, GUARDED_ROUTE, on, canary="leak" in guards)
+    add_route(inst, GUARDED_ROUTE, on, canary="leak" in guards, rpm=guarded_rpm)
     inst.vallum("users", "create", "bench-app", "--service", "--role", "app-developer")
     out = inst.vallum(
         "keys", "create", "--name", "bench", "--owner", "bench-app",
