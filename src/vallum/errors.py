@@ -126,6 +126,12 @@ class QueueFullError(UnavailableError):
     code = "unavailable.queue_full"
 
 
+class GuardBlockedError(PolicyViolation):
+    """A gateway guard refused the prompt or the answer (the reason names the guard)."""
+
+    code = "policy.guard_blocked"
+
+
 class RateLimitedError(VallumError):
     """A rate limit or quota was reached; retry after ``retry_after`` seconds."""
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vallum.cli.options import Format, State, emit_json, format_option, pass_state
 from vallum.context import initialise, open_context
 from vallum.errors import UsageError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 @click.command()
@@ -77,7 +82,7 @@ def _loopback(host: str) -> bool:
 def up(
     state: State, host: str | None, port: int | None, tls_cert: Path | None, tls_key: Path | None
 ) -> int:
-    """Start the API and console (refuses an uninitialised or old database).
+    """Start the API, console and gateway (refuses an uninitialised or old database).
 
     Listens on loopback unless --host says otherwise. Session cookies are Secure:
     beyond loopback, serve HTTPS (--tls-cert/--tls-key, or a TLS proxy in front).
@@ -85,6 +90,7 @@ def up(
     import uvicorn
 
     from vallum.app import create_app
+    from vallum.gateway.asgi import create_gateway_app
 
     settings = state.settings(host=host, port=port, tls_cert_file=tls_cert, tls_key_file=tls_key)
     tls = settings.tls_cert_file is not None
@@ -103,17 +109,43 @@ def up(
     # Fail before binding if the installation is not ready (clear message, exit 2).
     open_context(settings).close()
     app = create_app(settings)
+    gateway_app = create_gateway_app(settings)
     url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
+    gw_url = f"http://{settings.gateway_host}:{settings.gateway_port}/v1"
     click.echo(
-        f"Vallum is starting: console {url}/  API {url}/api/v1  OpenAPI {url}/openapi.json",
+        f"Vallum is starting: console {url}/  API {url}/api/v1  OpenAPI {url}/openapi.json  "
+        f"gateway {gw_url}",
         err=True,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        ssl_certfile=str(settings.tls_cert_file) if tls else None,
-        ssl_keyfile=str(settings.tls_key_file) if tls else None,
-    )
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                ssl_certfile=str(settings.tls_cert_file) if tls else None,
+                ssl_keyfile=str(settings.tls_key_file) if tls else None,
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(
+                gateway_app,
+                host=settings.gateway_host,
+                port=settings.gateway_port,
+                log_level=settings.log_level,
+                access_log=False,
+            )
+        ),
+    ]
+    asyncio.run(_serve_all(servers))
     return 0
+
+
+async def _serve_all(servers: list[uvicorn.Server]) -> None:
+    """Run the servers until one stops (a signal, a bind error), then stop the rest."""
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for s in servers:
+        s.should_exit = True
+    await asyncio.gather(*pending)

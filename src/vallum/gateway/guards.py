@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vallum.detect.types import Action, Detector, Finding, Outcome, Verdict, run_detector
-from vallum.errors import PolicyViolation
+from vallum.errors import GuardBlockedError
 from vallum.gateway.policy import GuardPolicy, Vendor
 
 #: Where each guard's detector lives (the contracts between branches).
@@ -38,12 +38,6 @@ DETECTORS = {
 INPUT_GUARDS = ("injection", "secrets", "phi")
 OUTPUT_GUARDS = ("phi", "secrets", "leak")
 _CLASS_OF = {"phi": "phi", "secrets": "secrets"}
-
-
-class GuardBlockedError(PolicyViolation):
-    """A gateway guard refused the prompt or the answer (the reason names the guard)."""
-
-    code = "policy.guard_blocked"
 
 
 class _Unavailable:

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from vallum.context import Context
 from vallum.errors import (
     AuthError,
+    GuardBlockedError,
     PolicyViolation,
     QueueFullError,
     RateLimitedError,
@@ -40,7 +41,6 @@ from vallum.gateway.demo import count_tokens
 from vallum.gateway.guards import (
     DetectorSet,
     Findings,
-    GuardBlockedError,
     StreamGuard,
     guard_input,
     guard_output,

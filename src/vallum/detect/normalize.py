@@ -1,0 +1,486 @@
+"""Normalise and decode a text so the later layers see what a model would read.
+
+Attackers hide instructions from filters in ways a language model still reads:
+fullwidth or mathematical letters, Cyrillic and Greek look-alikes, zero-width
+characters between letters, invisible Unicode *tag* characters that spell ASCII,
+s p a c e d  letters, reversed text, l33tspeak, and base64 / base32 / hex /
+ROT13 / percent-encoded payloads. :func:`normalize` undoes each of these and
+returns every resulting *view* of the text; the rules and the classifier scan
+each view.
+
+Bounds keep this cheap and safe on hostile input: decoding looks at most
+:data:`MAX_DECODE_INPUT` characters per payload, recurses at most
+:data:`MAX_DEPTH` levels, and produces at most :data:`MAX_VIEWS` views.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+
+__all__ = [
+    "MAX_DECODE_INPUT",
+    "MAX_DEPTH",
+    "MAX_VIEWS",
+    "Normalized",
+    "View",
+    "englishness",
+    "fold_homoglyphs",
+    "normalize",
+]
+
+MAX_DECODE_INPUT = 16_384
+MAX_DEPTH = 2
+MAX_VIEWS = 16
+
+# Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the
+# subset attackers use). Folded only where a word mixes scripts or the text is
+# mostly Latin, so genuine Russian or Greek prose keeps its letters.
+_CONFUSABLES = {
+    # Cyrillic lower
+    "а": "a", "в": "b", "е": "e", "ё": "e", "з": "3", "і": "i", "ї": "i", "ј": "j",
+    "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y",
+    "х": "x", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w",
+    "ь": "b", "п": "n", "г": "r",
+    # Cyrillic upper
+    "А": "A", "В": "B", "Е": "E", "Ё": "E", "З": "3", "І": "I", "Ї": "I", "Ј": "J",
+    "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y",
+    "Х": "X", "Ѕ": "S", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ς": "s",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    # Latin look-alikes outside ASCII that NFKC keeps
+    "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d",
+}  # fmt: skip
+_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+
+# Zero-width and formatting characters a model ignores but a regex does not.
+_INVISIBLE = frozenset(
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF]
+    + list(range(0x200B, 0x2010))
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2070))
+    + list(range(0xFE00, 0xFE10))
+)
+_TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
+_LEET_WORD = re.compile(r"(?=[\w@$!]*[a-zA-Z])(?=[\w@$!]*[013457@$!])[\w@$!]{3,}")
+_SPACED = re.compile(r"(?<!\w)(?:\w[ \t.\-_*|,/]{1,3}){3,}\w(?!\w)")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
+_BASE32 = re.compile(r"[A-Z2-7]{16,}={0,6}")
+_HEX = re.compile(r"(?:(?:0x|\\x)?[0-9a-fA-F]{2}[\s:,]?){8,}")
+_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}|[\w.~-]){6,}")
+
+_COMMON = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "is",
+        "are",
+        "be",
+        "you",
+        "your",
+        "me",
+        "my",
+        "i",
+        "it",
+        "this",
+        "that",
+        "with",
+        "as",
+        "at",
+        "by",
+        "from",
+        "all",
+        "any",
+        "not",
+        "no",
+        "do",
+        "does",
+        "what",
+        "how",
+        "why",
+        "when",
+        "who",
+        "now",
+        "will",
+        "can",
+        "must",
+        "should",
+        "would",
+        "please",
+        "tell",
+        "give",
+        "show",
+        "write",
+        "say",
+        "print",
+        "reveal",
+        "repeat",
+        "ignore",
+        "previous",
+        "instructions",
+        "instruction",
+        "prompt",
+        "system",
+        "rules",
+        "above",
+        "below",
+        "forget",
+        "disregard",
+        "new",
+        "task",
+        "answer",
+        "output",
+        "text",
+        "act",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "been",
+        "if",
+        "then",
+        "than",
+        "so",
+        "but",
+        "about",
+        "into",
+        "over",
+        "only",
+        "just",
+        "every",
+        "each",
+        "secret",
+        "password",
+        "key",
+        "data",
+        "user",
+        "assistant",
+        "model",
+        "follow",
+        "following",
+        "mode",
+        "developer",
+        "guidelines",
+        "restrictions",
+        "without",
+        "any",
+        "anything",
+        "everything",
+        "here",
+        "there",
+        "make",
+        "let",
+        "us",
+        "we",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "our",
+        "their",
+        "them",
+        "these",
+        "those",
+        "which",
+        "also",
+        "like",
+        "more",
+        "most",
+        "some",
+        "such",
+    ]
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One reading of the text: ``kind`` says how it was derived.
+
+    ``start``/``end`` locate the source span in the original text (the whole text
+    for whole-text views, the encoded payload for decoded ones).
+    """
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    depth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Every view of a text, plus what was hidden in it.
+
+    ``text`` is the main view (NFKC, invisibles removed, look-alikes folded);
+    ``offsets[i]`` is the index in the original of ``text[i]``.
+    """
+
+    original: str
+    text: str
+    offsets: tuple[int, ...]
+    views: tuple[View, ...]
+    invisible: int
+    """How many zero-width or bidi characters inside words, or tag characters, were removed."""
+    tag_payload: str
+    """ASCII spelled with invisible Unicode tag characters, if any."""
+    homoglyphs: int
+    """How many look-alike letters were folded inside mixed-script words."""
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of :attr:`text` back to the original text."""
+        if not self.offsets:
+            return (0, len(self.original))
+        s = self.offsets[min(start, len(self.offsets) - 1)]
+        e = self.offsets[min(max(end - 1, 0), len(self.offsets) - 1)] + 1
+        return (s, max(e, s))
+
+
+def englishness(text: str) -> float:
+    """Share of lower-cased words that are very common English (or injection) words."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w in _COMMON) / len(words)
+
+
+def fold_homoglyphs(text: str) -> str:
+    """Map Cyrillic/Greek look-alikes to Latin letters, everywhere."""
+    return text.translate(_CONFUSABLE_TABLE)
+
+
+def _clean(text: str) -> tuple[str, list[int], int, str, int]:
+    """NFKC per character, drop invisibles, decode tag characters, fold look-alikes."""
+    out: list[str] = []
+    offsets: list[int] = []
+    invisible = 0
+    tags: list[str] = []
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        if cp < 0x80:
+            out.append(ch)
+            offsets.append(i)
+            continue
+        if cp in _INVISIBLE:
+            prev = text[i - 1] if i else " "
+            nxt = text[i + 1] if i + 1 < len(text) else " "
+            if prev.isalnum() and nxt.isalnum():
+                invisible += 1  # inside a word: hiding it from a filter; emoji joiners do not count
+            continue
+        if _TAG_FIRST <= cp <= _TAG_LAST:
+            invisible += 1
+            if 0xE0020 <= cp <= 0xE007E:
+                tags.append(chr(cp - 0xE0000))
+            continue
+        norm = unicodedata.normalize("NFKC", ch)
+        for c in norm:
+            out.append(c)
+            offsets.append(i)
+    cleaned = "".join(out)
+    folded, homoglyphs = _fold_mixed(cleaned)
+    return folded, offsets, invisible, "".join(tags), homoglyphs
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _fold_mixed(text: str) -> tuple[str, int]:
+    """Fold look-alikes in words that mix Latin with Cyrillic/Greek, or in a Latin text."""
+    if text.isascii():
+        return text, 0
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(1 for c in letters if c.isascii())
+    mostly_latin = bool(letters) and latin / len(letters) >= 0.6
+    count = 0
+    parts: list[str] = []
+    last = 0
+    for m in _TOKEN.finditer(text):
+        word = m.group()
+        if word.isascii():
+            continue
+        folded = word.translate(_CONFUSABLE_TABLE)
+        if folded == word:
+            continue
+        has_latin = any(c.isascii() and c.isalpha() for c in word)
+        if has_latin or (mostly_latin and folded.isascii()):
+            count += sum(1 for a, b in zip(word, folded, strict=True) if a != b)
+            parts.append(text[last : m.start()])
+            parts.append(folded)
+            last = m.end()
+    if not count:
+        return text, 0
+    parts.append(text[last:])
+    return "".join(parts), count
+
+
+def _despace(text: str) -> str:
+    """Join runs of single letters: ``i g n o r e`` -> ``ignore``; wide gaps stay spaces."""
+
+    def join(m: re.Match[str]) -> str:
+        run = m.group()
+        words = re.split(r"\s{2,}|\s*/\s*|\s*\|\s*", run)
+        return " ".join(re.sub(r"[^\w]", "", w) for w in words)
+
+    return _SPACED.sub(join, text)
+
+
+def _printable(data: bytes) -> str | None:
+    try:
+        s = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(s) < 4:
+        return None
+    good = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    letters = sum(1 for c in s if c.isalpha() or c == " ")
+    if good / len(s) < 0.95 or letters / len(s) < 0.6:
+        return None
+    return s
+
+
+def _decode_b64(s: str) -> str | None:
+    raw = s.strip("=")
+    if len(raw) % 4 == 1:
+        return None
+    padded = raw + "=" * (-len(raw) % 4)
+    try:
+        if "-" in raw or "_" in raw:
+            data = base64.urlsafe_b64decode(padded)
+        else:
+            data = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(data)
+
+
+def _decode_b32(s: str) -> str | None:
+    raw = s.strip("=")
+    padded = raw + "=" * (-len(raw) % 8)
+    try:
+        data = base64.b32decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(data)
+
+
+def _decode_hex(s: str) -> str | None:
+    digits = re.sub(r"0x|\\x|[\s:,]", "", s)
+    if len(digits) % 2:
+        digits = digits[:-1]
+    try:
+        data = bytes.fromhex(digits)
+    except ValueError:
+        return None
+    return _printable(data)
+
+
+def _decoded_payloads(text: str) -> list[tuple[str, str, int, int]]:
+    """(kind, decoded, start, end) for each encoded payload found in ``text``."""
+    found: list[tuple[str, str, int, int]] = []
+    for m in _HEX.finditer(text):
+        dec = _decode_hex(m.group()[:MAX_DECODE_INPUT])
+        if dec is not None:
+            found.append(("hex", dec, m.start(), m.end()))
+    for m in _BASE32.finditer(text):
+        dec = _decode_b32(m.group()[:MAX_DECODE_INPUT])
+        if dec is not None:
+            found.append(("base32", dec, m.start(), m.end()))
+    for m in _BASE64.finditer(text):
+        token = m.group()
+        if token.isalpha() and (token.islower() or token.isupper()):
+            continue  # an ordinary long word
+        dec = _decode_b64(token[:MAX_DECODE_INPUT])
+        if dec is not None:
+            found.append(("base64", dec, m.start(), m.end()))
+    if text.count("%") >= 3:
+        for m in _PERCENT.finditer(text):
+            chunk = m.group()
+            if chunk.count("%") >= 3:
+                dec = urllib.parse.unquote(chunk[:MAX_DECODE_INPUT])
+                if dec != chunk:
+                    found.append(("url", dec, m.start(), m.end()))
+    return found
+
+
+def _whole_text_views(text: str) -> list[tuple[str, str]]:
+    """Whole-text readings that are kept only when they read more like English."""
+    views: list[tuple[str, str]] = []
+    base = englishness(text)
+    sample = text[:MAX_DECODE_INPUT]
+    rot = codecs.encode(sample, "rot13")
+    if englishness(rot) > max(base, 0.25) + 0.1:
+        views.append(("rot13", rot))
+    rev = sample[::-1]
+    if englishness(rev) > max(base, 0.25) + 0.1:
+        views.append(("reversed", rev))
+    if _SPACED.search(sample):
+        despaced = _despace(sample)
+        if despaced != sample:
+            views.append(("despaced", despaced))
+    if _LEET_WORD.search(sample):
+        leet = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), sample)
+        if leet != sample and englishness(leet) > base + 0.1:
+            views.append(("leet", leet))
+    return views
+
+
+def normalize(text: str) -> Normalized:
+    """Every view of ``text`` a model could read, within the decoding bounds."""
+    if text.isascii():
+        main, offsets, invisible, tags, homoglyphs = text, list(range(len(text))), 0, "", 0
+    else:
+        main, offsets, invisible, tags, homoglyphs = _clean(text)
+    n = len(text)
+    views: list[View] = [View("main", main, 0, n)]
+    if tags:
+        views.append(View("tags", tags, 0, n, 1))
+    queue: list[View] = list(views)
+    seen = {main, tags}
+    while queue and len(views) < MAX_VIEWS:
+        view = queue.pop(0)
+        if view.depth >= MAX_DEPTH:
+            continue
+        derived: list[View] = []
+        for kind, dec, s, e in _decoded_payloads(view.text):
+            start, end = (view.start, view.end) if view.kind != "main" else _span(offsets, s, e, n)
+            derived.append(View(kind, dec, start, end, view.depth + 1))
+        if view.depth == 0 or view.kind in {"base64", "base32", "hex", "url", "tags"}:
+            for kind, alt in _whole_text_views(view.text):
+                derived.append(View(kind, alt, view.start, view.end, view.depth + 1))
+        for d in derived:
+            if d.text in seen or len(views) >= MAX_VIEWS:
+                continue
+            seen.add(d.text)
+            views.append(d)
+            queue.append(d)
+    return Normalized(text, main, tuple(offsets), tuple(views), invisible, tags, homoglyphs)
+
+
+def _span(offsets: list[int], s: int, e: int, n: int) -> tuple[int, int]:
+    if not offsets:
+        return (0, n)
+    a = offsets[min(s, len(offsets) - 1)]
+    b = offsets[min(max(e - 1, 0), len(offsets) - 1)] + 1
+    return (a, b)
