@@ -8,7 +8,7 @@
 One run measures, with the same load generator (bench/gateway/loadgen.py):
 
 (a) the mock upstream directly, (b) Vallum's gateway with every guard off, (c) Vallum
-with the PHI, injection, secrets and leak guards on, (d) LiteLLM's proxy with its
+with the PHI, injection and secrets guards on (``--guards``), (d) LiteLLM's proxy with its
 defaults (its own venv, bench/.venv-litellm, created on first use). One worker each,
 on loopback. Each request carries a 1 KB prompt; streaming runs read the SSE stream
 to ``data: [DONE]``.
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-vallum", action="store_true", help="Leave out Vallum's gateway.")
     p.add_argument(
         "--guards",
-        default="phi,injection,secrets,leak",
+        default="phi,injection,secrets",
         help="Guards on in Vallum's guarded route (comma-separated).",
     )
     p.add_argument("--overload", action="store_true", help="Run the overload test instead.")
@@ -142,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 wait_ready(ll, ll_target, timeout=180)
                 targets.append((ll_target, ll))
                 versions["LiteLLM"] = litellm_peer.version()
+            probe_before = report.speed_probe()
             started = time.time()
             results = measure(targets, args)
             took = time.time() - started
+            probe_after = report.speed_probe()
         finally:
             for s in reversed(servers):
                 s.stop()
@@ -169,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"### {report.header(versions)}\n")
     print(
         f"`{cmd.strip()}`: {args.seconds:g} s per run after {args.warmup:g} s warm-up, "
-        f"{args.rounds} round(s), 1 KB prompts, one worker per target; {took:.0f} s in all.\n"
+        f"{args.rounds} round(s), 1 KB prompts, one worker per target; {took:.0f} s in all. "
+        f"Speed probe (`sum(range(1000))`, best of 5): {probe_before:.1f} us before, "
+        f"{probe_after:.1f} us after.\n"
     )
     if not args.skip_vallum:
         print(f"Guards on in `vallum, guards on`: {args.guards}.\n")

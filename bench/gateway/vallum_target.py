@@ -1,9 +1,10 @@
 """Vallum's gateway as a target: a fresh data directory set up through the CLI, one worker.
 
 Two routes to the same mock vendor: ``bench-open`` with every guard off and no
-canary, and ``bench-guarded`` with the PHI (tokenize), injection (block), secrets
-(redact) and leak (block) guards on, plus the system-prompt canary. The vendor has
-no BAA, so the PHI guard must run on every prompt before it may be forwarded.
+canary, and ``bench-guarded`` with the chosen guards on: PHI (tokenize), injection
+(block), secrets (redact), and leak (block, with the system-prompt canary). The
+vendor has no BAA, so the PHI guard must run on every prompt before it may be
+forwarded.
 """
 
 from __future__ import annotations
