@@ -114,6 +114,11 @@ def run_overload(args: argparse.Namespace) -> int:
             target = vallum_target.targets(inst, gw.port)[1]
             wait_ready(gw, target)
             probes = 2  # wait_ready's plain and streamed requests
+            burst_target = target
+            if args.route_rpm:
+                burst_target = vallum_target.limited_target(inst, gw.port)
+                wait_ready(gw, burst_target)
+                probes += 2
             baseline = asyncio.run(
                 closed_loop(target, stream=False, concurrency=1, seconds=args.seconds, warmup=0)
             )
@@ -134,7 +139,7 @@ def run_overload(args: argparse.Namespace) -> int:
             burst_started = time.perf_counter()
             burst = asyncio.run(
                 open_loop(
-                    target,
+                    burst_target,
                     stream=False,
                     rate=rate,
                     seconds=args.burst_seconds,
@@ -166,7 +171,11 @@ def run_overload(args: argparse.Namespace) -> int:
     refused = sorted(burst_tally.refused)
     peak = max(sampler.samples, default=rss_before)
     print(f"## Gateway overload, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    limit = f"route limit {args.route_rpm} req/min" if args.route_rpm else "no rate limit set"
+    limit = (
+        f"the burst goes to a copy of the route limited to {args.route_rpm} req/min"
+        if args.route_rpm
+        else "no rate limit set"
+    )
     print(f"Guards on: {','.join(guards)}; {limit}; one worker; SQLite ledger.\n")
     print("| measure | value |\n| --- | --- |")
     print(f"| sustainable rate ({args.concurrency} conn) | {sustained.rps:,.0f} req/s |")

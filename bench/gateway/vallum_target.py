@@ -23,6 +23,7 @@ VALLUM = [str(Path(sys.executable).parent / "vallum")]
 MOCK_KEY_ENV = "BENCH_MOCK_UPSTREAM_KEY"
 OPEN_ROUTE = "bench-open"
 GUARDED_ROUTE = "bench-guarded"
+LIMITED_ROUTE = "bench-limited"
 #: The action of each guard on the guarded route (the issue's defaults).
 GUARD_ACTIONS = {"phi": "tokenize", "injection": "block", "secrets": "redact", "leak": "block"}
 GATEWAY_ACTIONS = ("gateway.request", "gateway.blocked", "gateway.rate_limited")
@@ -56,8 +57,9 @@ def install(
     """``vallum init``, a vendor for the mock, the two routes, a service account and key.
 
     ``guards`` are switched on in the guarded route (the others are off there); the
-    system-prompt canary is added when the leak guard is on. ``guarded_rpm`` puts a
-    requests-per-minute limit on the guarded route (0: none).
+    system-prompt canary is added when the leak guard is on. With ``guarded_rpm`` a
+    third route, ``bench-limited``, is the guarded one with that requests-per-minute
+    limit.
     """
     data = workdir / "vallum-data"
     inst = Installation(data, "")
@@ -72,7 +74,9 @@ def install(
         raise SystemExit(f"unknown guard(s) {sorted(unknown)}; guards are {list(GUARD_ACTIONS)}")
     on = {g: (a if g in guards else "off") for g, a in GUARD_ACTIONS.items()}
     add_route(inst, OPEN_ROUTE, dict.fromkeys(GUARD_ACTIONS, "off"), canary=False)
-    add_route(inst, GUARDED_ROUTE, on, canary="leak" in guards, rpm=guarded_rpm)
+    add_route(inst, GUARDED_ROUTE, on, canary="leak" in guards)
+    if guarded_rpm:
+        add_route(inst, LIMITED_ROUTE, on, canary="leak" in guards, rpm=guarded_rpm)
     inst.vallum("users", "create", "bench-app", "--service", "--role", "app-developer")
     out = inst.vallum(
         "keys", "create", "--name", "bench", "--owner", "bench-app",
@@ -122,6 +126,10 @@ def targets(inst: Installation, port: int) -> tuple[Target, Target]:
         Target("vallum, guards off", HOST, port, OPEN_ROUTE, api_key=inst.api_key),
         Target("vallum, guards on", HOST, port, GUARDED_ROUTE, api_key=inst.api_key),
     )
+
+
+def limited_target(inst: Installation, port: int) -> Target:
+    return Target("vallum, limited", HOST, port, LIMITED_ROUTE, api_key=inst.api_key)
 
 
 def ledger_counts(inst: Installation) -> Counter[str]:

@@ -83,7 +83,7 @@ def test_overload_sheds_recovers_and_every_answer_has_its_ledger_event(
     inst = vallum_target.install(tmp_path, mock.port, guards=(), guarded_rpm=60)
     gw = vallum_target.start_gateway(inst, tmp_path)
     try:
-        target = vallum_target.targets(inst, gw.port)[1]
+        target = vallum_target.limited_target(inst, gw.port)
         wait_ready(gw, target, timeout=90)
         rss_before = gw.rss_bytes()
         tally = Tally()
