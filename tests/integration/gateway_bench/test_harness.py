@@ -50,7 +50,9 @@ def test_mock_answers_the_openai_shapes_and_refuses_broken_json(mock: Server) ->
     async def exchange() -> list[tuple[int, bytes]]:
         conn = Connection(target)
         try:
-            answers = [await conn.send(request_bytes(target, 1, stream)) for stream in (0, 1)]
+            answers = [
+                await conn.send(request_bytes(target, 1, stream)) for stream in (False, True)
+            ]
             bad = b"{not json"
             head = (
                 f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
