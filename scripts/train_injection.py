@@ -129,7 +129,9 @@ def fit(rows: list[injection_corpus.Example]) -> tuple[np.ndarray, float]:
     return train(idx, val, y)
 
 
-def predict(w: np.ndarray, b: float, rows: list[injection_corpus.Example]) -> tuple[np.ndarray, np.ndarray]:
+def predict(
+    w: np.ndarray, b: float, rows: list[injection_corpus.Example]
+) -> tuple[np.ndarray, np.ndarray]:
     """Classifier score per example: the max over views and windows, as the detector does."""
     tp, tv = [], []
     for e in rows:

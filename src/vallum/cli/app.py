@@ -15,6 +15,7 @@ from vallum.cli.detect import detect
 from vallum.cli.gateway import gateway
 from vallum.cli.keys import keys
 from vallum.cli.options import State
+from vallum.cli.redact import detokenize, redact, tokenize
 from vallum.cli.reviews import reviews
 from vallum.cli.routes import routes
 from vallum.cli.scan import scan
@@ -63,3 +64,6 @@ cli.add_command(gateway)
 cli.add_command(vendors)
 cli.add_command(routes)
 cli.add_command(detect)
+cli.add_command(redact)
+cli.add_command(tokenize)
+cli.add_command(detokenize)

@@ -227,3 +227,57 @@ detect.add_command(
         "Find secrets: cloud keys, tokens, private keys, passwords.",
     )
 )
+
+
+# --- prompt injection and output leaks (branch detect-injection) -----------------------------
+detect.add_command(
+    detector_command(
+        "injection",
+        "vallum.detect.injection:InjectionDetector",
+        "Find prompt-injection and jailbreak attempts (also encoded or hidden ones).",
+    )
+)
+
+
+def _leak_detector(
+    config: DetectorConfig,
+    canaries: tuple[str, ...],
+    allowed_domains: tuple[str, ...],
+    caller_file: Path | None,
+) -> Detector:
+    from vallum.detect.leak import LeakDetector
+
+    caller = read_input(None, caller_file) if caller_file is not None else ""
+    try:
+        return LeakDetector(
+            config, canaries=canaries, allowed_domains=allowed_domains, caller_text=caller
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+detect.add_command(
+    detector_command(
+        "leak",
+        _leak_detector,
+        "Find leaks in a model response: canaries, exfiltration links, PHI, secrets.",
+        options=[
+            click.Option(
+                ["--canary", "canaries"],
+                multiple=True,
+                help="A canary token planted in the system prompt (repeatable).",
+            ),
+            click.Option(
+                ["--allow-domain", "allowed_domains"],
+                multiple=True,
+                help="A domain responses may link or embed images from (repeatable).",
+            ),
+            click.Option(
+                ["--caller-file", "caller_file"],
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="The caller's own input: its PHI echoed back is not a leak.",
+            ),
+        ],
+    )
+)

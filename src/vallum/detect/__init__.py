@@ -4,6 +4,7 @@ The shared shapes are in :mod:`vallum.detect.types`; each detector lives in its
 own module and loads its data lazily.
 """
 
+from vallum.detect.redaction import redact
 from vallum.detect.types import (
     Action,
     Detector,
@@ -21,5 +22,6 @@ __all__ = [
     "Finding",
     "Outcome",
     "Verdict",
+    "redact",
     "run_detector",
 ]

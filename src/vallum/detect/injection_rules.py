@@ -49,7 +49,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.95,
         re.compile(
             r"\b(?:ignore|disregard|forget|override|overrule|bypass|skip|neglect|discard|drop|"
-            r"abandon|set aside|throw out|pay no attention to|do not follow|don'?t follow|stop following|"
+            r"abandon|set aside|throw out|pay no attention to|do not follow|don'?t follow|"
+            r"stop following|"
             r"cancel|scrap|void|revoke|nullify|delete|erase|clear)"
             r"\s+(?:(?:all|any|every|each|the|of|your|my|these|those|its|their)\s+){0,4}"
             rf"(?:{_PRIOR}\s+)(?:\w+\s+)?{_RULESET}\b{_NOT_OURS}",
@@ -144,7 +145,7 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:you\s+are|you'?re|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as|"
             r"role-play\s+as|play\s+the\s+role\s+of|become|simulate|behave\s+like|respond\s+as)\s+"
-            r"(?:now\s+)?(?:an?\s+|the\s+)?(?:\w+\s+){0,4}"
+            r"(?:now\s+)?(?:an?\s+|the\s+)?(?:[\w'\u2019,-]+\s+){0,5}"
             r"(?:ai|assistant|chatbot|bot|model|llm|gpt|persona|character|entity|version)\b[^.\n]{0,120}?"
             r"\b(?:without\s+(?:any\s+)?(?:restrictions|limits|limitations|filters|rules|guidelines|"
             r"ethics|morals|censorship|boundaries)|(?:has|have|with)\s+no\s+(?:restrictions|limits|"
@@ -284,8 +285,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.9,
         re.compile(
             r"!?\[[^\]\n]{0,200}\]\(\s*(?:https?:)?//[^)\s]+[?#/&=][^)\s]*"
-            r"(?:\{[^}]*\}|\[[A-Z_ ]+\]|%7B|\$\w+|<[a-z_]+>|(?:data|q|d|p|secret|token|key|password|"
-            r"history|chat|conv\w*|prompt|msg|info|leak|payload|c|s)=(?:\{|\[|<|\$|%7B|\.\.\.|"
+            r"(?:\{[^}]*\}|\[[A-Z_ ]+\]|%7B|\$\w+|<[a-z_]+>|"
+            r"(?:data|q|d|p|secret|token|key|password|history|chat|conv\w*|prompt|msg|info|leak|payload|c|s)=(?:\{|\[|<|\$|%7B|\.\.\.|"
             r"[A-Za-z0-9+/=_-]{24,}))|"
             r"<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+\?[^\"'\s>]*(?:\{|%7B|\[|\$|<|"
             r"=[A-Za-z0-9+/=_-]{24,})|"

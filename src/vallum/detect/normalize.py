@@ -43,31 +43,112 @@ MAX_VIEWS = 16
 # mostly Latin, so genuine Russian or Greek prose keeps its letters.
 _CONFUSABLES = {
     # Cyrillic lower
-    "а": "a", "в": "b", "е": "e", "ё": "e", "з": "3", "і": "i", "ї": "i", "ј": "j",
-    "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y",
-    "х": "x", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w",
-    "ь": "b", "п": "n", "г": "r",
+    "\u0430": "a",
+    "\u0432": "b",
+    "\u0435": "e",
+    "\u0451": "e",
+    "\u0437": "3",
+    "\u0456": "i",
+    "\u0457": "i",
+    "\u0458": "j",
+    "\u043a": "k",
+    "\u043c": "m",
+    "\u043d": "h",
+    "\u043e": "o",
+    "\u0440": "p",
+    "\u0441": "c",
+    "\u0442": "t",
+    "\u0443": "y",
+    "\u0445": "x",
+    "\u0455": "s",
+    "\u0501": "d",
+    "\u0261": "g",
+    "\u04bb": "h",
+    "\u04cf": "l",
+    "\u051b": "q",
+    "\u051d": "w",
+    "\u044c": "b",
+    "\u043f": "n",
+    "\u0433": "r",
     # Cyrillic upper
-    "А": "A", "В": "B", "Е": "E", "Ё": "E", "З": "3", "І": "I", "Ї": "I", "Ј": "J",
-    "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y",
-    "Х": "X", "Ѕ": "S", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
+    "\u0410": "A",
+    "\u0412": "B",
+    "\u0415": "E",
+    "\u0401": "E",
+    "\u0417": "3",
+    "\u0406": "I",
+    "\u0407": "I",
+    "\u0408": "J",
+    "\u041a": "K",
+    "\u041c": "M",
+    "\u041d": "H",
+    "\u041e": "O",
+    "\u0420": "P",
+    "\u0421": "C",
+    "\u0422": "T",
+    "\u0423": "Y",
+    "\u0425": "X",
+    "\u0405": "S",
+    "\u0500": "D",
+    "\u051a": "Q",
+    "\u051c": "W",
+    "\u04c0": "I",
     # Greek
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ς": "s",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
-    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    "\u03b1": "a",
+    "\u03b2": "b",
+    "\u03b5": "e",
+    "\u03b9": "i",
+    "\u03ba": "k",
+    "\u03bd": "v",
+    "\u03bf": "o",
+    "\u03c1": "p",
+    "\u03c4": "t",
+    "\u03c5": "u",
+    "\u03c7": "x",
+    "\u03b3": "y",
+    "\u03c9": "w",
+    "\u03c2": "s",
+    "\u0391": "A",
+    "\u0392": "B",
+    "\u0395": "E",
+    "\u0396": "Z",
+    "\u0397": "H",
+    "\u0399": "I",
+    "\u039a": "K",
+    "\u039c": "M",
+    "\u039d": "N",
+    "\u039f": "O",
+    "\u03a1": "P",
+    "\u03a4": "T",
+    "\u03a5": "Y",
+    "\u03a7": "X",
     # Latin look-alikes outside ASCII that NFKC keeps
-    "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d",
-}  # fmt: skip
+    "\u0131": "i",
+    "\u0237": "j",
+    "\u0142": "l",
+    "\u00f8": "o",
+    "\u0111": "d",
+}
 _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
 
 # Zero-width and formatting characters a model ignores but a regex does not.
 _INVISIBLE = frozenset(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF]
-    + list(range(0x200B, 0x2010))
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2060, 0x2070))
-    + list(range(0xFE00, 0xFE10))
+    [
+        0x00AD,
+        0x034F,
+        0x061C,
+        0x115F,
+        0x1160,
+        0x17B4,
+        0x17B5,
+        0x180E,
+        0x3164,
+        0xFEFF,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2070),
+        *range(0xFE00, 0xFE10),
+    ]
 )
 _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 
@@ -266,6 +347,10 @@ def englishness(text: str) -> float:
     return sum(1 for w in words if w in _COMMON) / len(words)
 
 
+def _common_words(text: str) -> int:
+    return sum(1 for w in _WORD.findall(text.lower()) if w in _COMMON)
+
+
 def fold_homoglyphs(text: str) -> str:
     """Map Cyrillic/Greek look-alikes to Latin letters, everywhere."""
     return text.translate(_CONFUSABLE_TABLE)
@@ -441,7 +526,7 @@ def _whole_text_views(text: str) -> list[tuple[str, str]]:
             views.append(("despaced", despaced))
     if _LEET_WORD.search(sample):
         leet = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), sample)
-        if leet != sample and englishness(leet) > base + 0.1:
+        if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
             views.append(("leet", leet))
     return views
 

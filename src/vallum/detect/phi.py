@@ -11,10 +11,12 @@ recall for precision).
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator
 
 from vallum.detect.phi_names import NameFinder, lexicons
-from vallum.detect.phi_rules import FAX_CUE, rules
+from vallum.detect.phi_rules import FAX_CUE, Rule, rules
 from vallum.detect.types import DetectorConfig, Finding, Verdict
 
 __all__ = ["PHI_TYPES", "PhiDetector"]
@@ -85,12 +87,15 @@ class PhiDetector:
         """Every finding, before threshold and type filtering, overlaps resolved."""
         names = self._finder()
         raw: list[Finding] = []
+        starts: dict[str, list[int]] = {}
+        for w in _WORD.finditer(text):
+            starts.setdefault(w.group()[:3].lower(), []).append(w.start())
         for rule in rules():
-            for m in rule.regex.finditer(text):
+            for m in _matches(rule, text, starts):
                 value = m.group(rule.group)
                 score = rule.score
                 if rule.validate is not None:
-                    checked = rule.validate(value)
+                    checked = rule.validate(value, text, m.start(rule.group))
                     if checked is None:
                         continue
                     score = min(checked, rule.score)
@@ -110,6 +115,27 @@ class PhiDetector:
             findings = [f for f in findings if f.type in types]
         kept = [f for f in findings if f.score >= self.config.threshold]
         return Verdict.from_findings(self.name, kept, self.config.threshold)
+
+
+_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]+")
+
+
+def _matches(rule: Rule, text: str, starts: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+    """The rule's matches; keyed rules are only tried where their words are."""
+    if rule.anchors:
+        positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
+        end = -1
+        for pos in positions:
+            if pos < end:
+                continue
+            m = rule.regex.match(text, pos)
+            if m is not None:
+                end = m.end()
+                yield m
+        return
+    if rule.gate and not any(key in starts for key in rule.gate):
+        return
+    yield from rule.regex.finditer(text)
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:

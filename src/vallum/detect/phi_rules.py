@@ -10,6 +10,7 @@ on the first detection (see :func:`rules`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import re
@@ -20,8 +21,8 @@ from vallum.detect.checksums import dea_valid, iban_valid, luhn_valid, npi_valid
 
 __all__ = ["FAX_CUE", "Rule", "rules"]
 
-Validator = Callable[[str], float | None]
-"""Given the matched value: a score overriding the rule's, or ``None`` to drop it."""
+Validator = Callable[[str, str, int], float | None]
+"""Given (value, text, start): a score capping the rule's, or ``None`` to drop it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,10 @@ class Rule:
     score: float
     group: str | int = 0
     validate: Validator | None = None
+    anchors: frozenset[str] = frozenset()
+    """Three-letter word prefixes where the rule may match (then it is only tried there)."""
+    gate: frozenset[str] = frozenset()
+    """Run the rule only when the text has a word with one of these prefixes."""
 
 
 MONTH = (
@@ -50,11 +55,32 @@ _SEP = (
 FAX_CUE = re.compile(r"(?i)\b(?:fax|facsimile|telefax)\b[^\n\d]{0,14}$")
 
 
-def _cue(words: str) -> str:
-    return rf"(?i:\b(?:{words}))" + _SEP + _VAL
+_MARK = r"\s*(?:number|num|no\.?|nbr|#|id|identifier|code)(?![A-Za-z])"
+_TAIL = r"\s*(?:is|was|of|=)?\s*[:#=\-]?\s*#?\s*"
 
 
-def _id_value(value: str) -> float | None:
+_CUE_KEYS: dict[str, set[str]] = {}
+
+
+def _cue(words: str, weak: str = "") -> str:
+    """``words`` take a value with or without a marker; ``weak`` only with one.
+
+    A marker is ``number``, ``no.``, ``#``, ``id``...; a strong cue also takes
+    ``MRN: 1234`` or ``MRN 1234`` (at least a separator).
+    """
+    for alt in f"{words}|{weak}".split("|"):
+        m = re.match(r"[a-z]+", alt)
+        if m:
+            _CUE_KEYS.setdefault(words, set()).add(m.group()[:3])
+    strong = rf"\b(?:{words})(?![A-Za-z0-9])(?:{_MARK})?{_TAIL}"
+    pattern = rf"(?i:{strong})" + _VAL
+    if weak:
+        pattern = rf"(?i:{strong}|\b(?:{weak})(?![A-Za-z0-9]){_MARK}{_TAIL})" + _VAL
+    _CUE_KEYS[pattern] = _CUE_KEYS.pop(words)
+    return pattern
+
+
+def _id_value(value: str, _text: str = "", _start: int = 0) -> float | None:
     digits = sum(c.isdigit() for c in value)
     if digits < 2 and len(value) < 5:
         return None
@@ -63,33 +89,33 @@ def _id_value(value: str) -> float | None:
     return None if digits == 0 else 1.0
 
 
-def _ssn(value: str) -> float | None:
+def _ssn(value: str, _text: str = "", _start: int = 0) -> float | None:
     d = "".join(c for c in value if c.isdigit())
     if len(d) != 9 or d[:3] in {"000", "666"} or d[3:5] == "00" or d[5:] == "0000":
         return None
     return 0.95 if d[0] != "9" else 0.7
 
 
-def _card(value: str) -> float | None:
+def _card(value: str, _text: str = "", _start: int = 0) -> float | None:
     d = "".join(c for c in value if c.isdigit())
     if not 13 <= len(d) <= 19:
         return None
     return 0.95 if luhn_valid(d) else None
 
 
-def _iban(value: str) -> float | None:
+def _iban(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.95 if iban_valid(value) else None
 
 
-def _npi(value: str) -> float | None:
+def _npi(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.95 if npi_valid(value) else 0.6
 
 
-def _dea(value: str) -> float | None:
+def _dea(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.9 if dea_valid(value) else None
 
 
-def _ip(value: str) -> float | None:
+def _ip(value: str, _text: str = "", _start: int = 0) -> float | None:
     try:
         addr = ipaddress.ip_address(value)
     except ValueError:
@@ -108,7 +134,7 @@ _VIN_LETTERS = dict(
 )
 
 
-def _vin(value: str) -> float | None:
+def _vin(value: str, _text: str = "", _start: int = 0) -> float | None:
     v = value.upper()
     if sum(c.isdigit() for c in v) < 3 or sum(c.isalpha() for c in v) < 3:
         return None
@@ -119,16 +145,57 @@ def _vin(value: str) -> float | None:
     return 0.95 if v[8] == check else 0.75
 
 
-def _num_date(value: str) -> float | None:
-    # "2/3" alone is often a ratio; keep it (recall first) but lower.
-    return 0.6 if value.count("/") + value.count("-") + value.count(".") == 1 else 0.9
+_DATE_CUE = re.compile(
+    r"(?i)\b(?:on|since|from|until|till|thru|through|by|dated?|dob|d\.o\.b\.?|admitted|admission|"
+    r"discharged?|d/c|seen|born|visit|last|next|due|started|stopped|starting|surgery|"
+    r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|of|and|-|to|s/p|on\s+the)\W{0,3}$"
+)
+_NOT_DATE_CUE = re.compile(
+    r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
+    r"pa|ratio|x|grade|scale|score|ie|i:e|fio2|tv|rate|mg|mcg|tabs?|dose|of)\W{0,3}$"
+)
 
 
-def _age(value: str) -> float | None:
+def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
+    """Month/day(/year). A bare ``m/d`` may be a ratio or a setting: judge by context."""
+    parts = re.split(r"[/\-.]", value.split()[0])
+    if len(parts) >= 3:
+        return 0.9
+    if value[len(parts[0])] != "/":
+        return None  # "2.5" and "1-2" without a year are numbers and ranges
+    before = text[max(0, start - 14) : start]
+    if _DATE_CUE.search(before):
+        return 0.85
+    if _NOT_DATE_CUE.search(before):
+        return None
+    num, den = int(parts[0]), int(parts[1])
+    if num <= den <= 10 or num == den:
+        return 0.3  # 1/2, 3/4, 5/5: fractions and strengths
+    return 0.7
+
+
+def _phone_digits(value: str, _text: str = "", _start: int = 0) -> float | None:
+    n = sum(c.isdigit() for c in value)
+    return 1.0 if 7 <= n <= 15 or value.lower().startswith("x") else None
+
+
+def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """Digit groups that look like a phone number (8 to 13 digits, groups of 2+)."""
+    n = sum(c.isdigit() for c in value)
+    if not 8 <= n <= 13 or re.fullmatch(r"\d{1,2}[ .\-]\d{1,2}[ .\-]\d{2,4}", value):
+        return None
+    seps = set(re.findall(r"[ .\-]", value))
+    if len(seps) > 1 and "(" not in value:
+        return None
+    return 1.0
+
+
+def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.9 if 90 <= int(value) <= 125 else None
 
 
-def _zip(value: str) -> float | None:
+def _zip(value: str, _text: str = "", _start: int = 0) -> float | None:
     return None if value.startswith("00") else 0.85
 
 
@@ -183,10 +250,10 @@ def _build() -> tuple[Rule, ...]:
         Rule(
             "URL",
             c(
-                r"(?i)(?<![@\w.\-])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+                r"(?<![@\w.\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
                 r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|co|us|uk|ca|au|de|fr|es|it|nl|"
                 r"be|ch|at|se|no|dk|fi|pl|cz|ru|jp|cn|in|br|mx|ar|nz|ie|eu|health|care|"
-                r"clinic|hospital|app|dev|me|tv|ly|biz|name|pro|online|site|tech|cloud)"
+                r"clinic|hospital|app|dev|me|tv|ly|name|pro|online|site|tech|cloud|COM|ORG|NET|EDU|GOV)"
                 r"(?:/[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?(?![\w\-])"
             ),
             0.85,
@@ -261,17 +328,28 @@ def _build() -> tuple[Rule, ...]:
             ),
             0.85,
             "v",
+            _phone_digits,
         ),
         Rule(
             "PHONE",
             c(
                 r"(?i)\b(?:phone|tel|telephone|cell|mobile|pager|beeper|ph|fax|call(?:ed)?|contact|"
-                r"number|#|home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
+                r"number|home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
                 r"(?P<v>\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}|\d{3}[\s.\-]\d{4}|\d{10}|"
                 r"x\s?\d{4,5}|\d-\d{4}|\d{5})(?![\w\-])"
             ),
             0.85,
             "v",
+        ),
+        Rule(
+            "PHONE",
+            c(
+                r"(?<![\w.+\-/])(?P<v>(?:\(\d{1,4}\)\s?)?\d{2,5}(?:[ .\-]\d{2,5}){1,4}|0\d{8,11})"
+                r"(?![\w]|[.\-/]\d)"
+            ),
+            0.6,
+            "v",
+            _phone_groups,
         ),
         # Dates (elements of dates; bare years are not PHI).
         Rule(
@@ -354,8 +432,8 @@ def _build() -> tuple[Rule, ...]:
             "MRN",
             c(
                 _cue(
-                    r"mrn|medical record|med\.? rec\.?|mr|m\.r\.|record|chart|hospital|unit|"
-                    r"patient|pt|hosp|emr|ehr|epic|cerner|meditech|mr#"
+                    r"mrn|medical record(?: number)?|med\.? rec\.?|m\.r\.|mr#|mr no\.?|emr|ehr",
+                    r"mr|record|chart|hospital|unit|patient|pt|hosp|epic|cerner|meditech",
                 )
             ),
             0.85,
@@ -366,9 +444,10 @@ def _build() -> tuple[Rule, ...]:
             "HEALTH_PLAN_ID",
             c(
                 _cue(
-                    r"member(?:ship)?|subscriber|policy|insurance|insurer|health plan|plan|beneficiary|"
-                    r"medicare|medicaid|mbi|hicn|group|payer|payor|coverage|blue cross|bcbs|aetna|"
-                    r"cigna|humana|united ?healthcare|kaiser|tricare|hmo|ppo|medi-cal"
+                    r"member(?:ship)?|subscriber|policy|insurance|health plan|beneficiary|"
+                    r"medicare|medicaid|mbi|hicn|medi-cal|tricare",
+                    r"insurer|plan|group|payer|payor|coverage|blue cross|bcbs|aetna|cigna|humana|"
+                    r"united ?healthcare|kaiser|hmo|ppo",
                 )
             ),
             0.85,
@@ -379,7 +458,8 @@ def _build() -> tuple[Rule, ...]:
             "ACCOUNT_NUMBER",
             c(
                 _cue(
-                    r"account|acct|a/c|billing|invoice|bank account|checking|savings|routing|ban|iban|swift"
+                    r"account|acct|billing account|bank account|invoice",
+                    r"billing|checking|savings|routing|swift",
                 )
             ),
             0.85,
@@ -390,8 +470,9 @@ def _build() -> tuple[Rule, ...]:
             "LICENSE_NUMBER",
             c(
                 _cue(
-                    r"driver'?s?'? licen[cs]e|driving licen[cs]e|dl|licen[cs]e|lic\.?|certificate|cert\.?|"
-                    r"permit|registration|board certification|medical licen[cs]e|state licen[cs]e"
+                    r"driver'?s?'? licen[cs]e|driving licen[cs]e|licen[cs]e|medical licen[cs]e|"
+                    r"state licen[cs]e|certificate",
+                    r"dl|lic\.?|cert\.?|permit|registration|board certification",
                 )
             ),
             0.85,
@@ -401,9 +482,9 @@ def _build() -> tuple[Rule, ...]:
         Rule(
             "VEHICLE_ID",
             c(
-                r"(?i:\b(?:licen[cs]e plate|plate|tag|vehicle|car|truck|registration plate)"
+                r"(?i:\b(?:licen[cs]e plate|plate|registration plate|tag number|vehicle registration)\b"
                 r"(?:\s*(?:number|no\.?|#|id))?\s*(?:is|was|of)?\s*[:#=\-]?\s*)"
-                r"(?P<v>(?=[A-Za-z0-9\- ]*\d)[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{2,5}(?:[ \-][A-Za-z0-9]{1,4})?)\b"
+                r"(?P<v>(?=[A-Za-z0-9\- ]*\d)[A-Za-z0-9]{1,4}[ \-]?[A-Za-z0-9]{2,5}(?:[ \-]\d{1,4})?)\b"
             ),
             0.85,
             "v",
@@ -416,14 +497,21 @@ def _build() -> tuple[Rule, ...]:
             "v",
             _vin,
         ),
-        Rule("VEHICLE_ID", c(_cue(r"vin|vehicle identification|chassis")), 0.9, "v", _id_value),
+        Rule(
+            "VEHICLE_ID",
+            c(_cue(r"vin|vehicle identification|chassis", r"vehicle|car|truck|motorcycle|boat")),
+            0.9,
+            "v",
+            _id_value,
+        ),
         Rule(
             "DEVICE_ID",
             c(
                 _cue(
-                    r"serial|s/n|sn|device|udi|imei|meid|iccid|pacemaker|icd|defibrillator|implant|"
-                    r"pump|lot|model|catalog|ref|hardware|udid|mac address|asset(?: tag)?|"
-                    r"stimulator|lvad|insulin pump|cochlear|hearing aid|monitor"
+                    r"serial(?: number| no\.?)?|s/n|udi|imei|meid|iccid|udid|device id|"
+                    r"device serial|asset tag",
+                    r"sn|device|pacemaker|icd|defibrillator|implant|pump|lot|model|catalog|hardware|"
+                    r"stimulator|lvad|insulin pump|cochlear|hearing aid|monitor",
                 )
             ),
             0.85,
@@ -447,11 +535,12 @@ def _build() -> tuple[Rule, ...]:
             "OTHER_UNIQUE_ID",
             c(
                 _cue(
-                    r"id|case|study|subject|trial|accession|specimen|sample|employee|badge|staff|"
-                    r"student|encounter|visit|admission|claim|order|requisition|ticket|reference|ref|"
-                    r"passport|national id|nhs|tax id|ein|tin|itin|customer|client|user|username|"
-                    r"login|barcode|wristband|armband|bed tag|voter|member|enrollment|registry|"
-                    r"identification|fin|csn|har|episode|episode"
+                    r"patient id|id|passport|national id|nhs|tax id|ein|itin|username|user id|"
+                    r"accession|specimen id|barcode|wristband|armband|fin|csn",
+                    r"case|study|subject|trial|specimen|sample|employee|badge|staff|student|"
+                    r"encounter|visit|admission|claim|order|requisition|ticket|reference|ref|tin|"
+                    r"customer|client|user|login|bed tag|voter|member|enrollment|registry|"
+                    r"identification|har|episode",
                 )
             ),
             0.8,
@@ -491,20 +580,65 @@ def _build() -> tuple[Rule, ...]:
             0.9,
             "v",
         ),
-        Rule(
-            "GEOGRAPHIC",
-            c(
-                rf"(?P<v>(?:(?:St\.?|Saint|Mount|Mt\.?|Good|Holy|Sacred|Our Lady of(?: the)?|"
-                rf"[A-Z][A-Za-z'\-]+)\s+){{1,4}}(?i:{FACILITY})(?:\s+(?:of|at|for)\s+(?:[A-Z][A-Za-z'\-]+\s?){{1,3}})?)"
-            ),
-            0.85,
-            "v",
-        ),
     ]
     return tuple(r)
+
+
+MONTH_KEYS = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+)
+_DAY_KEYS = frozenset(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+_WORD_LED: dict[str, frozenset[str]] = {
+    "(?i)\\b(?P<v>(?:(?:mon": MONTH_KEYS | _DAY_KEYS,
+    "(?i)\\b(?P<v>(?:jan": MONTH_KEYS,
+    "(?i)\\b(?P<v>(?:christmas": frozenset(
+        ["chr", "tha", "eas", "new", "hal", "val", "ind", "mem", "lab"]
+    ),
+    "(?i)\\b(?:age[ds]?": frozenset({"age"}),
+    "(?i)\\b(?:phone": frozenset(
+        [
+            "pho",
+            "tel",
+            "cel",
+            "mob",
+            "pag",
+            "bee",
+            "ph",
+            "fax",
+            "cal",
+            "con",
+            "num",
+            "hom",
+            "wor",
+            "off",
+        ]
+    ),
+    "(?i)\\b(?:zip": frozenset(["zip", "pos"]),
+    "(?i)\\b(?P<v>(?:p\\.?": frozenset(["p", "po", "pos", "box"]),
+    "(?i:\\b(?:fingerprint": frozenset(
+        ["fin", "ret", "iri", "voi", "fac", "pal", "bio", "dna", "gen", "gai", "han", "vei"]
+    ),
+    "(?i:\\b(?:licen[cs]e plate": frozenset(["lic", "pla", "reg", "tag", "veh"]),
+}
+_GATED: dict[str, frozenset[str]] = {
+    "(?i)\\b(?P<v>\\d{1,2}": MONTH_KEYS,
+}
+
+
+def _keyed(rule: Rule) -> Rule:
+    pattern = rule.regex.pattern
+    if pattern in _CUE_KEYS:
+        return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
+    for prefix, keys in _WORD_LED.items():
+        if pattern.startswith(prefix):
+            return dataclasses.replace(rule, anchors=keys)
+    for prefix, keys in _GATED.items():
+        if pattern.startswith(prefix):
+            return dataclasses.replace(rule, gate=keys)
+    return rule
 
 
 @functools.cache
 def rules() -> tuple[Rule, ...]:
     """The compiled rules (built on first call)."""
-    return _build()
+    return tuple(_keyed(r) for r in _build())

@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,7 +50,6 @@ def _reply(answer: Answer) -> Response:
 def create_gateway_app(
     settings: VallumSettings,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
     detector_factories: dict[str, Callable[[], Detector]] | None = None,
     vault_factory: Callable[[Any], Any] | None = None,
 ) -> Starlette:
@@ -69,7 +67,7 @@ def create_gateway_app(
             limiter = RedisLimiter(settings.redis_url.get_secret_value())
         else:
             limiter = LocalLimiter()
-        upstreams = Upstreams(settings.gateway_upstream_timeout, transport)
+        upstreams = Upstreams(settings.gateway_upstream_timeout)
         gw = Gateway(
             ctx,
             table,

@@ -78,7 +78,10 @@ class DetectorSet:
             return factory()
         module, cls = DETECTORS[guard]
         try:
-            built: Detector = getattr(importlib.import_module(module), cls)()
+            kind = getattr(importlib.import_module(module), cls)
+            # The leak guard looks for canaries and exfiltration links; PHI and
+            # secrets in answers are the phi and secrets guards' job.
+            built: Detector = kind(phi=False, secrets=False) if guard == "leak" else kind()
         except (ImportError, AttributeError) as exc:
             return _Unavailable(guard, f"detector not installed ({type(exc).__name__})")
         return built
@@ -132,23 +135,35 @@ def effective(guard: str, configured: Action, vendor: Vendor | None) -> Action:
 
 
 def redact(text: str, findings: Sequence[Finding]) -> str:
-    """Replace each finding with ``[TYPE]`` (overlaps merged, left to right)."""
+    """Replace each finding with ``[TYPE]``; overlapping findings merge into the first."""
     out: list[str] = []
     pos = 0
     for f in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if f.end <= pos:
+        if f.start < pos:  # overlaps one already replaced: widen it, no second label
+            pos = max(pos, f.end)
             continue
-        start = max(f.start, pos)
-        out.append(text[pos:start])
+        out.append(text[pos : f.start])
         out.append(f"[{f.type.upper()}]")
         pos = f.end
     out.append(text[pos:])
     return "".join(out)
 
 
-def check(detectors: DetectorSet, guard: str, text: str) -> Verdict:
+def canary_detector(canary: str) -> Detector:
+    """A leak detector that also knows this request's canary (look-alikes, base64, hex)."""
+    try:
+        kind = importlib.import_module(DETECTORS["leak"][0]).LeakDetector
+    except (ImportError, AttributeError) as exc:
+        return _Unavailable("leak", f"detector not installed ({type(exc).__name__})")
+    built: Detector = kind(canaries=[canary], phi=False, secrets=False)
+    return built
+
+
+def check(
+    detectors: DetectorSet, guard: str, text: str, override: Detector | None = None
+) -> Verdict:
     """Run one guard; ERROR blocks at once (fail closed)."""
-    verdict = run_detector(detectors.get(guard), text)
+    verdict = run_detector(override or detectors.get(guard), text)
     if verdict.outcome is Outcome.ERROR:
         raise GuardBlockedError(
             f"the {guard} guard could not decide ({verdict.error or 'error'}); refused, fail closed"
@@ -205,13 +220,14 @@ def guard_output(
 ) -> str:
     """Check the vendor's answer; block, redact or pass it per the route."""
     if canary is not None and canary in text:
-        found.add("leak", [Finding("canary", 0, 0, 1.0, "gateway")], Action.BLOCK.value)
+        found.add("leak", [Finding("CANARY_LEAK", 0, 0, 1.0, "gateway")], Action.BLOCK.value)
         raise GuardBlockedError("the answer reproduced the system prompt (canary); withheld")
+    leak = canary_detector(canary) if canary is not None else None
     for guard in OUTPUT_GUARDS:
         mode = policy.mode(guard)
         if mode is None:
             continue
-        verdict = check(detectors, guard, text)
+        verdict = check(detectors, guard, text, leak if guard == "leak" else None)
         if verdict.outcome is not Outcome.FLAGGED:
             continue
         found.add(guard, verdict.findings, mode.value)
@@ -251,6 +267,7 @@ class StreamGuard:
         self._context = context
         self._held = ""
         self._tail = ""  # already emitted, kept as look-behind
+        self._leak = canary_detector(canary) if canary is not None else None
 
     @property
     def active(self) -> bool:
@@ -269,13 +286,15 @@ class StreamGuard:
         base = len(self._tail)
         scan = self._tail + self._held
         if self._canary is not None and self._canary in scan:
-            self._found.add("leak", [Finding("canary", 0, 0, 1.0, "gateway")], Action.BLOCK.value)
+            self._found.add(
+                "leak", [Finding("CANARY_LEAK", 0, 0, 1.0, "gateway")], Action.BLOCK.value
+            )
             raise GuardBlockedError("the answer reproduced the system prompt (canary); withheld")
         spans: list[Finding] = []
         for guard in self._guards:
             mode = self._policy.mode(guard)
             assert mode is not None  # noqa: S101 - filtered in __init__
-            verdict = check(self._detectors, guard, scan)
+            verdict = check(self._detectors, guard, scan, self._leak if guard == "leak" else None)
             if verdict.outcome is not Outcome.FLAGGED:
                 continue
             mine = [f for f in verdict.findings if f.end > base]

@@ -277,7 +277,7 @@ class Gateway:
         guard = StreamGuard(
             self.detectors, route.policy, call.found, canary, window=self.stream_window
         )
-        detok = self._detokenizer(call)
+        detok = await self._detokenizer(call)
         id_ = wire.new_id("chatcmpl")
         created = int(time.time())
         alias = route.alias
@@ -329,6 +329,7 @@ class Gateway:
                 yield wire.stream_error(exc)
                 yield wire.DONE
             finally:
+                await pieces.aclose()  # a client that went away frees the vendor connection
                 self._shred(call)
                 await self._charge(key, route, call.completion_tokens)
                 self._record_final(call, status, digest.hexdigest())
@@ -406,10 +407,10 @@ class Gateway:
         restored: str = await run_in_threadpool(vault.detokenize, conv, text)
         return restored
 
-    def _detokenizer(self, call: _Call) -> Any:
+    async def _detokenizer(self, call: _Call) -> Any:
         if call.conversation is None:
             return None
-        return self._vault_or_fail().detokenizer(call.conversation)
+        return await run_in_threadpool(self._vault_or_fail().detokenizer, call.conversation)
 
     def _shred(self, call: _Call) -> None:
         if call.conversation is None or self._vault is None:

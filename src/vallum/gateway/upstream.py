@@ -10,16 +10,17 @@ the HTTP status, never the vendor's body.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from vallum.errors import UpstreamError, UpstreamTimeoutError, UsageError
 from vallum.gateway import demo
+from vallum.gateway.http1 import Http1Pool, HttpError, Origin, Response
 from vallum.gateway.policy import Vendor, VendorKind
 from vallum.gateway.wire import chat_response, completion_response
 
@@ -36,7 +37,7 @@ class Piece:
 
 
 def _headers(vendor: Vendor) -> dict[str, str]:
-    h = {"content-type": "application/json"}
+    h = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
     secret = vendor.credential
     if not secret:
         return h
@@ -50,17 +51,15 @@ def _headers(vendor: Vendor) -> dict[str, str]:
     return h
 
 
-def _url(vendor: Vendor, model: str, endpoint: str) -> str:
+def _path(vendor: Vendor, model: str, endpoint: str) -> str:
+    """The request path below the vendor's base URL."""
     if vendor.kind is VendorKind.AZURE_OPENAI:
-        return (
-            f"{vendor.base_url}/openai/deployments/{model}/{endpoint}"
-            f"?api-version={vendor.api_version}"
-        )
+        return f"openai/deployments/{model}/{endpoint}?api-version={vendor.api_version}"
     if vendor.kind is VendorKind.ANTHROPIC:
         if endpoint != "chat/completions":
             raise UsageError(f"vendor {vendor.name} (anthropic) has no {endpoint} endpoint")
-        return f"{vendor.base_url}/v1/messages"
-    return f"{vendor.base_url}/{endpoint}"
+        return "v1/messages"
+    return endpoint
 
 
 def _text(content: object) -> str:
@@ -123,18 +122,34 @@ def from_anthropic(raw: dict[str, Any], alias: str) -> dict[str, Any]:
 
 
 class Upstreams:
-    """One HTTP client per worker, shared by every vendor."""
+    """One keep-alive connection pool per worker, shared by every vendor."""
 
-    def __init__(self, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            transport=transport,
-            follow_redirects=False,
-        )
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._pool = Http1Pool(connect_timeout=min(timeout, 5.0))
+        self._origins: dict[str, Origin] = {}
 
     async def close(self) -> None:
-        await self._client.aclose()
+        self._pool.close()
+
+    def _origin(self, vendor: Vendor) -> Origin:
+        origin = self._origins.get(vendor.base_url)
+        if origin is None:
+            try:
+                origin = Origin.of(vendor.base_url)
+            except HttpError:
+                raise UpstreamError(f"vendor {vendor.name} has an invalid base URL") from None
+            self._origins[vendor.base_url] = origin
+        return origin
+
+    async def _send(self, vendor: Vendor, model: str, endpoint: str, body: bytes) -> Response:
+        resp = await self._pool.request(
+            self._origin(vendor), _path(vendor, model, endpoint), _headers(vendor), body
+        )
+        if resp.status >= 400:
+            resp.close()
+            _check(vendor, resp.status)
+        return resp
 
     # -- whole answers ----------------------------------------------------
     async def call(
@@ -145,18 +160,15 @@ class Upstreams:
             return _demo(endpoint, body, alias)
         out = self._prepare(vendor, model, endpoint, body, stream=False)
         try:
-            resp = await self._client.post(
-                _url(vendor, model, endpoint), content=out, headers=_headers(vendor)
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self._timeout):
+                resp = await self._send(vendor, model, endpoint, out)
+                content = await resp.read()
+        except TimeoutError:
             raise UpstreamTimeoutError(f"vendor {vendor.name} did not answer in time") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"vendor {vendor.name} unreachable ({type(exc).__name__})"
-            ) from None
-        _check(vendor, resp.status_code)
+        except HttpError as exc:
+            raise UpstreamError(f"vendor {vendor.name} unreachable or broken ({exc})") from None
         try:
-            raw = orjson.loads(resp.content)
+            raw = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"vendor {vendor.name} sent an answer that is not JSON") from None
         if not isinstance(raw, dict):
@@ -169,7 +181,7 @@ class Upstreams:
     # -- streams ----------------------------------------------------------
     async def stream(
         self, vendor: Vendor, model: str, body: dict[str, Any]
-    ) -> AsyncIterator[Piece]:
+    ) -> AsyncGenerator[Piece, None]:
         """A streaming chat call, normalised to :class:`Piece` values."""
         if vendor.kind is VendorKind.DEMO:
             text = demo.answer(body.get("messages", []))
@@ -181,27 +193,26 @@ class Upstreams:
             yield Piece("", "stop", (prompt, demo.count_tokens(text)))
             return
         out = self._prepare(vendor, model, "chat/completions", body, stream=True)
-        req = self._client.build_request(
-            "POST", _url(vendor, model, "chat/completions"), content=out, headers=_headers(vendor)
-        )
         try:
-            resp = await self._client.send(req, stream=True)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self._timeout):
+                resp = await self._send(vendor, model, "chat/completions", out)
+        except TimeoutError:
             raise UpstreamTimeoutError(f"vendor {vendor.name} did not answer in time") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"vendor {vendor.name} unreachable ({type(exc).__name__})"
-            ) from None
+        except HttpError as exc:
+            raise UpstreamError(f"vendor {vendor.name} unreachable or broken ({exc})") from None
+        parse = _anthropic_piece if vendor.kind is VendorKind.ANTHROPIC else _openai_piece
+        lines = resp.lines()
         try:
-            if resp.status_code >= 400:
-                await resp.aread()
-                _check(vendor, resp.status_code)
-            parse = _anthropic_piece if vendor.kind is VendorKind.ANTHROPIC else _openai_piece
-            async for line in resp.aiter_lines():
-                if not line.startswith("data:"):
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        line = await anext(lines)
+                except StopAsyncIteration:
+                    break
+                if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     break
                 try:
                     event = orjson.loads(data)
@@ -210,14 +221,13 @@ class Upstreams:
                 piece = parse(event)
                 if piece is not None:
                     yield piece
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise UpstreamTimeoutError(f"vendor {vendor.name} stalled mid-stream") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"vendor {vendor.name} stream failed ({type(exc).__name__})"
-            ) from None
+        except HttpError as exc:
+            raise UpstreamError(f"vendor {vendor.name} stream failed ({exc})") from None
         finally:
-            await resp.aclose()
+            await lines.aclose()
+            resp.close()
 
     def _prepare(
         self, vendor: Vendor, model: str, endpoint: str, body: dict[str, Any], *, stream: bool

@@ -248,3 +248,7 @@ class ReviewItem(Base):
     decided_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (Index("ix_review_items_campaign", "campaign_id"),)
+
+
+# Tables of domain modules, registered on the same metadata (one import per module).
+from vallum.store import models_detect as _models_detect  # noqa: E402, F401

@@ -118,10 +118,10 @@ def make_gateway(settings: VallumSettings) -> Iterator[Callable[..., GatewayRig]
     rigs: list[GatewayRig] = []
     initialise(settings)
 
-    def make(**kwargs: Any) -> GatewayRig:
+    def make(settings_update: dict[str, Any] | None = None, **kwargs: Any) -> GatewayRig:
         ctx = open_context(settings)
         key = role_key(ctx, "app-developer")
-        app = create_gateway_app(settings, **kwargs)
+        app = create_gateway_app(settings.model_copy(update=settings_update or {}), **kwargs)
         rig = GatewayRig(settings, ctx, Served(app), key)
         rigs.append(rig)
         return rig

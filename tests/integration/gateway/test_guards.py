@@ -122,3 +122,20 @@ def test_an_injection_in_the_prompt_is_blocked(rig: GatewayRig) -> None:
     assert refused.value.code == "policy.guard_blocked"
     assert len(fake.calls) == 1
     assert rig.events("gateway.blocked")[-1]["findings"]["injection"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_phi_is_tokenized_for_the_vendor_and_restored_for_the_caller(
+    rig: GatewayRig, stream: bool
+) -> None:
+    fake = vendor(rig, "nobaa", baa=False, fake=FakeVendor(echo=True))
+    rig.route("r", Target("nobaa", "gpt-x", 100), policy=only(phi=Action.TOKENIZE))
+    out = ask(rig, "r", PHI_PROMPT, stream=stream)
+    sent = fake.calls[0].body["messages"][-1]["content"]
+    for raw in ("John Smith", "4829301", "617-555-0199"):
+        assert raw not in sent  # the vendor saw surrogates only
+        assert raw in out  # the caller got the values back
+    assert "[NAME_1]" in sent
+    event = rig.events("gateway.request")[-1]
+    assert event["action"] == "tokenize" and event["findings"]["phi"]["NAME"] == 1
+    assert "John" not in str(event)

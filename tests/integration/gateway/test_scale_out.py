@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -64,15 +63,13 @@ def _start(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen
 
 
 @pytest.fixture
-def shared(
-    tmp_path: Path, postgres_url: str, redis_url: str
-) -> Iterator[tuple[VallumSettings, str]]:
+def shared(tmp_path: Path, postgres_url: str, redis_url: str) -> tuple[VallumSettings, str]:
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     settings = make_settings(tmp_path / "data", postgres_url, redis_url=redis_url)
     initialise(settings)
-    yield settings, redis_url
+    return settings, redis_url
 
 
 def _chat(port: int, key: str, model: str) -> httpx.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import openai
@@ -156,3 +157,47 @@ def test_a_revoked_key_is_refused_within_a_second(rig: GatewayRig) -> None:
     time.sleep(1.1)
     with pytest.raises(openai.AuthenticationError):
         ask(rig, "open", "hi")
+
+
+def test_a_slow_vendor_times_out_with_504(make_gateway: Callable[..., GatewayRig]) -> None:
+    rig = make_gateway(settings_update={"gateway_upstream_timeout": 0.5})
+    add(rig, "slow", VendorKind.OPENAI, serve(rig, FakeVendor(delay=2.0)) + "/v1")
+    rig.route("s", Target("slow", "m", 100))
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as failed:
+        ask(rig, "s", "hi")
+    assert failed.value.status_code == 504
+    assert failed.value.code == "unavailable.upstream_timeout"
+    assert time.monotonic() - started < 1.9
+
+
+def test_kept_alive_connections_are_reused_and_survive_a_vendor_restart(rig: GatewayRig) -> None:
+    fake = FakeVendor()
+    served = Served(fake.app())
+    add(rig, "v", VendorKind.OPENAI, served.url + "/v1")
+    rig.route("r", Target("v", "m", 100))
+    assert ask(rig, "r", "one") and ask(rig, "r", "two")
+    port = served.port
+    served.stop()  # the pooled connection is now dead
+    restarted = _serve_on(fake, port)
+    rig.stops.append(restarted.stop)
+    assert ask(rig, "r", "three") == "hello from the vendor"
+    assert len(fake.calls) == 3
+
+
+def _serve_on(fake: FakeVendor, port: int) -> Served:
+    import threading
+
+    import uvicorn
+
+    s = Served.__new__(Served)
+    s.port = port
+    s.server = uvicorn.Server(
+        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="error")
+    )
+    s.thread = threading.Thread(target=s.server.run, daemon=True)
+    s.thread.start()
+    deadline = time.monotonic() + 20
+    while not s.server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return s

@@ -25,6 +25,8 @@ class FakeVendor:
     """Answers like OpenAI (and Azure) or Anthropic; ``status`` forces an error."""
 
     reply: str = "hello from the vendor"
+    echo: bool = False
+    """Answer with the last user message as received (to see what the vendor saw)."""
     status: int = 200
     delay: float = 0.0
     calls: list[Seen] = field(default_factory=list)
@@ -44,6 +46,8 @@ class FakeVendor:
                     {"error": {"message": f"bad key {request.headers.get('authorization')}"}},
                     self.status,
                 )
+            if self.echo:
+                self.reply = f"you said: {body['messages'][-1]['content']}"
             if request.url.path.endswith("/v1/messages"):
                 return self._anthropic(body)
             return self._openai(body)

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from vallum.config import VallumSettings
-from vallum.store import models_gateway  # noqa: F401  (registers the gateway tables)
+from vallum.store import models_detect, models_gateway  # noqa: F401  (register their tables)
 from vallum.store.engine import make_engine
 from vallum.store.models import Base
 from vallum.store.schema import current_revision, head_revision, migrate

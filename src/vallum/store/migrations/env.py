@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from vallum.store import models_gateway  # noqa: F401  (registers the gateway tables)
+from vallum.store import models_detect, models_gateway  # noqa: F401  (register their tables)
 from vallum.store.models import Base
 
 connection = context.config.attributes["connection"]
