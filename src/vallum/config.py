@@ -143,6 +143,9 @@ class VallumSettings(BaseSettings):
     gateway_config_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often workers look for route/vendor changes."
     )
+    gateway_capture_days: int = Field(
+        default=0, ge=0, le=3650, description="Keep encrypted request content N days (0: off)."
+    )
     gateway_stream_window: int = Field(
         default=96, ge=16, le=4096, description="Characters held back by streaming output guards."
     )

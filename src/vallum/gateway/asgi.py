@@ -23,6 +23,7 @@ from vallum.context import open_context
 from vallum.detect.types import Detector
 from vallum.errors import VallumError
 from vallum.gateway import wire
+from vallum.gateway.capture import Capture
 from vallum.gateway.guards import DetectorSet
 from vallum.gateway.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from vallum.gateway.service import Answer, Gateway, Limits
@@ -68,6 +69,9 @@ def create_gateway_app(
         else:
             limiter = LocalLimiter()
         upstreams = Upstreams(settings.gateway_upstream_timeout)
+        capture = (
+            Capture(ctx, settings.gateway_capture_days) if settings.gateway_capture_days else None
+        )
         gw = Gateway(
             ctx,
             table,
@@ -80,6 +84,7 @@ def create_gateway_app(
             max_body=settings.gateway_max_body_bytes,
             stream_window=settings.gateway_stream_window,
             vault_factory=vault_factory,
+            capture=capture,
         )
         holder["gw"] = gw
         app.state.gateway = gw
@@ -87,6 +92,8 @@ def create_gateway_app(
             yield
         finally:
             table.stop()
+            if capture is not None:
+                capture.close()
             await upstreams.close()
             await limiter.close()
             ctx.close()

@@ -37,6 +37,7 @@ from vallum.errors import (
 )
 from vallum.gateway import wire
 from vallum.gateway.audit import Auditor
+from vallum.gateway.capture import Capture
 from vallum.gateway.demo import count_tokens
 from vallum.gateway.guards import (
     DetectorSet,
@@ -97,6 +98,7 @@ class _Call:
     upstream_seconds: float = 0.0
     found: Findings = field(default_factory=Findings)
     conversation: str | None = None
+    raw: bytes = b""
 
 
 def _sha(data: bytes | str) -> str:
@@ -116,6 +118,7 @@ class Gateway:
         max_body: int = 4 * 1024 * 1024,
         stream_window: int = 96,
         vault_factory: Callable[[Context], Any] | None = None,
+        capture: Capture | None = None,
     ) -> None:
         self.ctx = ctx
         self.table = table
@@ -129,6 +132,7 @@ class Gateway:
         self.stream_window = stream_window
         self._vault_factory = vault_factory
         self._vault: Any = None
+        self.capture = capture
 
     # -- authentication and authorization ----------------------------------
     async def authenticate(self, authorization: str | None) -> KeyPrincipal:
@@ -163,6 +167,8 @@ class Gateway:
         self, endpoint: str, authorization: str | None, body: bytes
     ) -> Answer | Stream:
         call = _Call(uuid.uuid4().hex, endpoint, time.perf_counter(), _sha(body))
+        if self.capture is not None:
+            call.raw = body
         headers = {"x-request-id": call.request_id}
         try:
             self.auditor.check()
@@ -227,7 +233,7 @@ class Gateway:
         out_text = await self._guard_answer(call, route, answer, canary)
         await self._charge(key, route, call.completion_tokens)
         payload = orjson.dumps(answer)
-        self._record(call, 200, _sha(out_text))
+        self._record(call, 200, _sha(out_text), out_text)
         return Answer(200, payload)
 
     async def _guard_answer(
@@ -287,6 +293,9 @@ class Gateway:
         def emit(text: str) -> str:
             return detok.feed(text) if detok is not None else text
 
+        keep = self.capture is not None
+        kept: list[str] = []
+
         async def chunks() -> AsyncIterator[bytes]:
             digest = hashlib.sha256()
             finish = "stop"
@@ -308,6 +317,8 @@ class Gateway:
                         out = emit(safe) if safe else ""
                         if out:
                             digest.update(out.encode())
+                            if keep:
+                                kept.append(out)
                             yield wire.chunk(id_, alias, created, text=out)
                     t1 = time.perf_counter()
                     piece = await anext(pieces, None)
@@ -318,6 +329,8 @@ class Gateway:
                     tail += detok.close()
                 if tail:
                     digest.update(tail.encode())
+                    if keep:
+                        kept.append(tail)
                     yield wire.chunk(id_, alias, created, text=tail)
                 if usage is not None:
                     call.prompt_tokens, call.completion_tokens = usage
@@ -332,7 +345,7 @@ class Gateway:
                 await pieces.aclose()  # a client that went away frees the vendor connection
                 self._shred(call)
                 await self._charge(key, route, call.completion_tokens)
-                self._record_final(call, status, digest.hexdigest())
+                self._record_final(call, status, digest.hexdigest(), "".join(kept))
 
         return Stream(chunks())
 
@@ -467,17 +480,26 @@ class Gateway:
             f"route:{call.route.alias}" if call.route is not None else f"endpoint:{call.endpoint}"
         )
 
-    def _record(self, call: _Call, status: int, response_sha: str) -> None:
+    def _captured(self, call: _Call, data: dict[str, object], response: str) -> None:
+        if self.capture is not None and self.capture.submit(
+            call.request_id, {"request": call.raw.decode("utf-8", "replace"), "response": response}
+        ):
+            data["captured"] = True
+
+    def _record(self, call: _Call, status: int, response_sha: str, response: str) -> None:
         """Queue the success event; raises (so the answer is withheld) when it cannot."""
         data = self._data(call, status, response_sha)
+        self._captured(call, data, response)
         self.auditor.submit(
             self._actor(call), "gateway.request", self._subject(call), Outcome.SUCCESS, data
         )
         self._observe(call, status, data)
 
-    def _record_final(self, call: _Call, status: int, response_sha: str) -> None:
+    def _record_final(self, call: _Call, status: int, response_sha: str, response: str) -> None:
         """The event of a stream, after its last byte (it can no longer be withheld)."""
         data = self._data(call, status, response_sha)
+        if status == 200:
+            self._captured(call, data, response)
         action = "gateway.request" if status == 200 else "gateway.blocked"
         outcome = Outcome.SUCCESS if status == 200 else Outcome.DENIED
         try:

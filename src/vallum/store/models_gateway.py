@@ -61,3 +61,15 @@ class GatewayConfigVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class GatewayCapture(Base):
+    """Optional forensic capture of one request's content, encrypted (off by default)."""
+
+    __tablename__ = "gateway_captures"
+
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[str] = mapped_column(String(32))

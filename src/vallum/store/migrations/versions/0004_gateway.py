@@ -54,9 +54,20 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
     )
     op.execute("INSERT INTO gateway_config_version (id, version) VALUES (1, 0)")
+    op.create_table(
+        "gateway_captures",
+        sa.Column("request_id", sa.String(32), primary_key=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
+    )
+    op.create_index("ix_gateway_captures_day", "gateway_captures", ["day"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_gateway_captures_day", table_name="gateway_captures")
+    op.drop_table("gateway_captures")
     op.drop_table("gateway_config_version")
     op.drop_table("gateway_routes")
     op.drop_table("gateway_vendors")
