@@ -30,9 +30,22 @@ FILLER = (
 )
 
 
+def _letters(n: int, width: int = 7) -> str:
+    """``n`` in base 26 with the letters a-z (digits could look like a phone number)."""
+    out = []
+    for _ in range(width):
+        n, r = divmod(n, 26)
+        out.append(chr(ord("a") + r))
+    return "".join(reversed(out))
+
+
 def prompt_text(n: int, size: int = PROMPT_BYTES) -> str:
-    """A benign English prompt of exactly ``size`` bytes, numbered so no two are equal."""
-    head = f"[request {n:010d}] "
+    """A benign English prompt of exactly ``size`` bytes, marked so no two are equal.
+
+    It holds nothing a PHI, secrets or injection detector should flag (the bench
+    checks that), so every guard runs its full scan and lets the prompt through.
+    """
+    head = f"[draft {_letters(n)}] "
     text = head + FILLER * (size // len(FILLER) + 1)
     return text[:size]
 

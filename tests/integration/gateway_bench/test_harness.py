@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from gateway import vallum_target
-from gateway.loadgen import Connection, Tally, Target, closed_loop, open_loop, request_bytes
+from gateway.loadgen import (
+    Connection,
+    Tally,
+    Target,
+    closed_loop,
+    open_loop,
+    prompt_text,
+    request_bytes,
+)
 from gateway.servers import HOST, Server, start_mock, wait_ready
 
 
@@ -69,7 +77,7 @@ def test_mock_answers_the_openai_shapes_and_refuses_broken_json(mock: Server) ->
     events = [e for e in stream.split(b"\n\n") if e.startswith(b"data: ")]
     assert events[-1] == b"data: [DONE]"
     assert all(b"chat.completion.chunk" in e for e in events[:-1])
-    assert len(prompt := request_bytes(target, 7, False)) > 1024 and b"[request " in prompt
+    assert len(prompt := request_bytes(target, 7, False)) > 1024 and b"[draft " in prompt
 
 
 def test_targets_are_loopback_only() -> None:
@@ -111,3 +119,18 @@ def test_overload_sheds_recovers_and_every_answer_has_its_ledger_event(
     assert events["gateway.request"] == answered[200]
     assert events["gateway.rate_limited"] == answered[429]
     assert sum(events.values()) == sum(answered.values())
+
+
+def test_bench_prompts_are_clean_so_every_guard_scans_and_passes() -> None:
+    """A prompt a guard flags would measure tokenization or a refusal, not the scan."""
+    from vallum.detect.injection import InjectionDetector
+    from vallum.detect.phi import PhiDetector
+    from vallum.detect.secrets import SecretsDetector
+
+    detectors = [PhiDetector(), SecretsDetector(), InjectionDetector()]
+    for n in (0, 1, 25, 26, 12_345, 987_654_321):
+        text = prompt_text(n)
+        assert len(text.encode()) == 1024
+        for detector in detectors:
+            assert detector.detect(text).outcome.value == "clean", (detector.name, n)
+    assert prompt_text(1) != prompt_text(2)
