@@ -48,6 +48,7 @@ browser:  ## Debian's Chromium for the console's end-to-end test (needs root or 
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
+	$(BIN)/python bench/injection_bench.py
 	$(BIN)/python bench/gateway_bench.py
 	$(BIN)/python bench/phi_bench.py --write-docs
 

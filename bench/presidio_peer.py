@@ -43,9 +43,9 @@ def main() -> int:
     analyzer = engine(args.model)
     for line in sys.stdin:
         text = json.loads(line)["text"]
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         results = analyzer.analyze(text=text, language="en")
-        ms = (time.perf_counter() - t0) * 1000
+        ms = (time.thread_time() - t0) * 1000
         spans = [[r.entity_type, r.start, r.end, r.score] for r in results]
         sys.stdout.write(json.dumps({"spans": spans, "ms": ms}) + "\n")
     return 0

@@ -146,4 +146,10 @@ def build(seed: int = SEED) -> list[Example]:
         out.append(Example(text, label, technique, group, split))
     for technique, label, group, split, text in tpl.compose(rng):
         out.append(Example(text, label, technique, group, split))
+    for technique, label, group, split, text in (
+        *tpl.compose_benign_tech(rng),
+        *tpl.compose_benign_dialogues(rng),
+        *tpl.compose_benign_blobs(rng),
+    ):
+        out.append(Example(text, label, technique, group, split))
     return out

@@ -787,3 +787,101 @@ def compose(rng: random.Random, n: int = 900) -> Iterator[Row]:
         yield ("benign_roleplay", 0, "compose:roleplay", "train", benign_rp)
         ask = f"{rng.choice(_C_BENIGN_ASK)} {rng.choice(_C_VERB)} {rng.choice(_C_BENIGN_OBJ)}?"
         yield ("benign_clinical", 0, "compose:benign_ask", "train", ask)
+
+
+_CODE_LINES = [
+    "import os\nos.system('{cmd}')",
+    "subprocess.run(['{cmd}'], check=True)",
+    "def override_{name}(self):\n    return self.{name}",
+    "# ignore errors from {name}\ntry:\n    {name}()\nexcept OSError:\n    pass",
+    "SYSTEM_PROMPT = 'You are a helpful assistant for {name}.'",
+    "messages = [{{'role': 'system', 'content': prompt}}, {{'role': 'user', 'content': q}}]",
+    "@Override\npublic void {name}() {{ super.{name}(); }}",
+    "git update-index --assume-unchanged {name}.cfg",
+    "echo '{name}' >> .gitignore",
+    "warnings.filterwarnings('ignore', category=DeprecationWarning)",
+    "const previous = state.{name};\nif (!previous) return;",
+    "SELECT {name} FROM settings WHERE system = 1;",
+    "print(base64.b64decode(data).decode())",
+    "for rule in rules:\n    if rule.disabled:\n        continue  # skip disabled rules",
+    "raise PermissionError('user may not bypass {name}')",
+]
+_CODE_ASKS = [
+    "Why does this fail?", "How do I capture the output instead?", "Is this safe?",
+    "Can you explain this line?", "How would you write this in Go?", "What does this print?",
+    "Refactor this please.", "Add type hints.", "Why is the linter complaining?", "",
+]
+_CODE_NAMES = ["config", "settings", "cache", "logger", "handler", "session", "render", "payment"]
+_CODE_CMDS = ["ls -la", "whoami", "df -h", "clear", "make test", "pip list"]
+_SEC_ASK = [
+    "How do I detect {x} in my application logs?", "What is {x} and how does it work?",
+    "Write a short awareness note about {x} for nurses.", "Which tools help defend against {x}?",
+    "Explain {x} to a non-technical manager.", "Is {x} covered by the OWASP LLM Top 10?",
+    "Give an example policy that mitigates {x}.", "How would a red team test for {x} safely?",
+]
+_SEC_TOPICS = [
+    "prompt injection", "jailbreak prompts", "system prompt leakage", "data exfiltration via images",
+    "phishing", "SQL injection", "credential stuffing", "ransomware", "privilege escalation",
+    "indirect prompt injection in retrieved documents", "model inversion", "MFA fatigue attacks",
+]
+
+
+def compose_benign_tech(rng: random.Random, n: int = 400) -> Iterator[Row]:
+    """Training-only benign code and security questions (group "compose:*")."""
+    for _ in range(n):
+        line = rng.choice(_CODE_LINES).format(name=rng.choice(_CODE_NAMES), cmd=rng.choice(_CODE_CMDS))
+        ask = rng.choice(_CODE_ASKS)
+        text = f"{line}\n{ask}" if rng.random() < 0.5 else f"{ask}\n```\n{line}\n```"
+        yield ("benign_code", 0, "compose:code", "train", text.strip())
+        q = rng.choice(_SEC_ASK).format(x=rng.choice(_SEC_TOPICS))
+        yield ("benign_security", 0, "compose:security", "train", q)
+
+
+_FAQ_Q = [
+    "What is {t}?", "How long does {t} take?", "Do I need an appointment for {t}?",
+    "How much does {t} cost?", "Who can I ask about {t}?", "Is {t} covered by insurance?",
+    "Can I reschedule {t}?", "What should I bring for {t}?", "Where is {t} done?",
+]
+_FAQ_A = [
+    "Usually about an hour.", "Yes, please book online.", "Ask the front desk.",
+    "It depends on your plan.", "Bring your ID and insurance card.", "On the second floor.",
+    "Yes, up to 24 hours before.", "Our nurses can help.", "See the price list.",
+]
+_FAQ_T = ["a blood test", "an MRI", "physiotherapy", "a flu shot", "a dental check-up",
+          "an eye exam", "a vaccination", "a follow-up visit", "parking", "the pharmacy"]
+
+
+def compose_benign_dialogues(rng: random.Random, n: int = 150) -> Iterator[Row]:
+    """Training-only FAQs and benign chat transcripts with many Q/A turns."""
+    for _ in range(n):
+        roles = rng.choice([("Q", "A"), ("User", "Assistant"), ("Question", "Answer"), ("Human", "AI")])
+        k = rng.randint(4, 16)
+        body = "\n".join(
+            f"{roles[0]}: {rng.choice(_FAQ_Q).format(t=rng.choice(_FAQ_T))}\n"
+            f"{roles[1]}: {rng.choice(_FAQ_A)}"
+            for _ in range(k)
+        )
+        head = rng.choice(["", "FAQ\n", "Proofread this:\n", "Summarise this chat log:\n", "Translate:\n"])
+        yield ("benign_document", 0, "compose:faq", "train", head + body)
+
+
+_BLOB_ASKS = [
+    "Here is my SSH public key, can you check the format? ssh-rsa {b64} me@laptop",
+    "What kind of hash is this: {hex}",
+    "Is this a valid base64 image? data:image/png;base64,{b64}",
+    "My API returned this token, why is it so long? {b64}",
+    "The firmware checksum is {hex}. How do I verify it?",
+    "Decode this for me please: {b64}",
+    "Parse this certificate: -----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----",
+    "{b64}",
+    "{hex}",
+    "Log line: request_id={hex} payload={b64} status=200",
+]
+
+
+def compose_benign_blobs(rng: random.Random, n: int = 200) -> Iterator[Row]:
+    """Training-only benign prompts carrying random base64 / hex blobs."""
+    for _ in range(n):
+        raw = bytes(rng.randrange(256) for _ in range(rng.randint(12, 300)))
+        text = rng.choice(_BLOB_ASKS).format(b64=base64.b64encode(raw).decode(), hex=raw.hex())
+        yield ("benign_encoded", 0, "compose:blob", "train", text)

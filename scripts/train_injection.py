@@ -41,7 +41,8 @@ HYPER = {"epochs": 12, "batch": 32, "lr": 0.05, "l2": 1e-6, "max_windows": 4, "s
 def training_texts(text: str, label: int, technique: str) -> list[str]:
     """The views of an example the classifier should learn from (what the detector scores)."""
     views = normalize(text).views
-    if label == 1 and technique == "unicode_tags":
+    if label == 1 and (technique == "unicode_tags" or technique.startswith("encoded_")):
+        # the attack is in the decoded view; the encoded text itself looks like any blob
         views = tuple(v for v in views if v.kind != "main")
     out: list[str] = []
     for v in views:

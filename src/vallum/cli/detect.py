@@ -234,7 +234,7 @@ detect.add_command(
     detector_command(
         "injection",
         "vallum.detect.injection:InjectionDetector",
-        "Find prompt-injection and jailbreak attempts (also encoded or hidden ones).",
+        "Find prompt injection and jailbreaks, also encoded or hidden.",
     )
 )
 
@@ -260,7 +260,7 @@ detect.add_command(
     detector_command(
         "leak",
         _leak_detector,
-        "Find leaks in a model response: canaries, exfiltration links, PHI, secrets.",
+        "Find leaks in model output: canaries, exfil links, PHI, secrets.",
         options=[
             click.Option(
                 ["--canary", "canaries"],

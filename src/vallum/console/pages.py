@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from vallum.api.auth import Caller, page
 from vallum.console.access_pages import router as access_router
 from vallum.console.auth_pages import router as auth_router
+from vallum.console.gateway_pages import router as gateway_router
 from vallum.console.keys_pages import router as keys_router
 from vallum.console.render import HERE, render
 from vallum.console.reviews_pages import router as reviews_router
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
     app.include_router(keys_router)
     app.include_router(access_router)
     app.include_router(reviews_router)
+    app.include_router(gateway_router)
 
 
 @router.get("/", response_class=HTMLResponse)

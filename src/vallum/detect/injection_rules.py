@@ -28,11 +28,11 @@ INDIRECT_INJECTION = "INDIRECT_INJECTION"
 
 _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|initial|original|system|developer|safety|"
-    r"existing|former|old|current|given|default|built[- ]in|openai|content)"
+    r"former|openai)"
 )
 _RULESET = (
     r"(?:instructions?|prompts?|rules|directives?|guidelines|commands?|messages?|programming|"
-    r"constraints|restrictions|policies|policy|context|orders|guardrails|filters|settings|"
+    r"constraints|restrictions|policies|policy|context|orders|guardrails|filters|"
     r"training|limitations|directions|requests|tasks)"
 )
 # "ignore the previous instructions on the bottle": instructions that are not the model's
@@ -131,7 +131,8 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         JAILBREAK_PERSONA,
         0.95,
         re.compile(
-            r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output|on)\b|"
+            r"\bdo\s+anything\s+now\b|\bDAN\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output)\b|"
+            r"\bdeveloper\s+mode\s+(?:is\s+)?(?:now\s+)?(?:on|activated|engaged)\s*[.!:]|"
             r"\bjailbr(?:eak|oken)\s+(?:mode|version|ai|response)\b|"
             r"\b(?:STAN|DUDE|AIM|UCAR|BetterDAN|AntiGPT|Maximum|APOPHIS|BasedGPT)\b.{0,80}"
             r"\b(?:no\s+(?:filters?|restrictions|rules|limits|ethics|morals)|unfiltered|amoral|"
@@ -324,6 +325,55 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        JAILBREAK_PERSONA,
+        0.85,
+        re.compile(
+            r"\b(?:act|pretend|roleplay|role-play|play|behave|be)\b[^.\n]{0,40}\b(?:late|deceased|dead)\s+"
+            r"(?:grand(?:ma|mother|pa|father)|granny|nan|mother|father|mom|dad|uncle|aunt)\b"
+            r"[^.\n]{0,120}\b(?:used\s+to|would)\s+(?:tell|read|explain|recite|give|describe|sing|whisper)|"
+            r"\b(?:safety|content|ethic\w*|moral\w*)\s+(?:layers?|filters?|guardrails?|restrictions|"
+            r"guidelines|protocols|features?|checks|settings)\s+(?:are|have\s+been|were)\s+(?:now\s+)?"
+            r"(?:disabled|off|removed|lifted|turned\s+off|deactivated|suspended|bypassed)|"
+            r"\b(?:you\s+are|you'?re)\s+(?:now\s+)?(?:in|running\s+in)\s+(?:debug|maintenance|"
+            r"diagnostic|god|admin|root|sudo|unrestricted|developer|test)\s+mode\b|"
+            r"\b(?:enter|switch\s+to|activate|enable)\s+(?:debug|maintenance|diagnostic|god|sudo|"
+            r"unrestricted|jailbreak)\s+mode\b[^.\n]{0,60}\b(?:dump|print|reveal|show|output|ignore|"
+            r"disable|bypass|tell)",
+            _I,
+        ),
+    ),
+    (
+        PROMPT_EXTRACTION,
+        0.85,
+        re.compile(
+            r"\bwhat(?:'s|\s+is|\s+was)?\s+(?:written|said|stated|contained|included|listed)\s+in\s+"
+            r"(?:your|the)\s+(?:system\s+)?(?:instructions|prompt|system\s+message|guidelines|rules)\b|"
+            r"\b(?:quote|recite|reproduce|paste|print|repeat)\s+(?:me\s+)?(?:the\s+)?(?:exact\s+|full\s+)?"
+            r"(?:wording|text|words|content)\s+(?:you\s+(?:received|were\s+given|got)|of\s+your\s+"
+            r"(?:instructions|prompt|system))",
+            _I,
+        ),
+    ),
+    (
+        INSTRUCTION_OVERRIDE,
+        0.9,
+        re.compile(
+            r"\bvergiss\W+(?:alles\W+)?was\s+(?:man\s+)?dir\s+(?:vorher|zuvor|bisher|davor)?\s*"
+            r"(?:gesagt|befohlen|aufgetragen)|"
+            r"\bolvida\s+(?:todo\s+)?lo\s+que\s+te\s+(?:dijeron|han\s+dicho|ordenaron|indicaron)|"
+            r"\boublie\s+(?:tout\s+)?ce\s+qu['e]\s*(?:on\s+t'a|l'on\s+t'a)\s+(?:dit|demandé)|"
+            r"\besqueça\s+(?:tudo\s+)?o\s+que\s+(?:te\s+)?(?:disseram|foi\s+dito)|"
+            r"\bdimentica\s+(?:tutto\s+)?(?:quello\s+)?che\s+ti\s+(?:hanno|è\s+stato)\s+detto|"
+            r"\b(?:forget|ignore|disregard)\s+(?:everything\s+|all\s+)?(?:that\s+)?(?:you\s+were|"
+            r"you've\s+been|you\s+have\s+been|they)\s+(?:told|taught|programmed|trained)\b|"
+            r"\bpretend\s+(?:that\s+)?(?:the\s+)?(?:previous|prior|earlier|above)\s+(?:conversation|"
+            r"instructions|messages|context)\s+(?:never\s+happened|(?:do|does)\s+not\s+exist)|"
+            r"\b(?:rules|instructions|guidelines)\s+(?:you\s+got|you\s+received|given\s+to\s+you)\s+"
+            r"(?:from\s+[^.\n]{0,40})?(?:don'?t|do\s+not|no\s+longer)\s+(?:count|apply|matter)",
+            _I,
+        ),
+    ),
+    (
         INDIRECT_INJECTION,
         0.85,
         re.compile(
@@ -336,8 +386,100 @@ _RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             _I,
         ),
     ),
+    (
+        INDIRECT_INJECTION,
+        0.85,
+        re.compile(
+            r"[\[({<\"']\s*(?:note\s+(?:to|for)\s+)?(?:the\s+)?(?:ai|assistant|chatbot|llm|bot|gpt|"
+            r"language\s+model)\s*[:,]\s*(?:please\s+)?(?:when|if|always|never|say|tell|reply|answer|"
+            r"mark|approve|recommend|claim|state|output|write|include|do\s+not|don'?t|ignore|disregard)\b",
+            _I,
+        ),
+    ),
+    (
+        EXFILTRATION_LINK,
+        0.85,
+        re.compile(
+            r"!\[[^\]\n]{0,200}\]\(\s*(?:https?:)?//[^)\s]+[?&][\w.-]+=\s*\)|"
+            r"<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+[?&][\w.-]+=[\"'\s>]",
+            _I,
+        ),
+    ),
+    (
+        JAILBREAK_PERSONA,
+        0.9,
+        re.compile(
+            r"\b(?:ia|ai|assistant|assistente|asistente|chatbot|modèle|modelo|modello|ki|ии|ии-ассистент)\s+"
+            r"(?:sans|sin|ohne|sem|senza|без)\s+(?:aucune\s+|ninguna\s+|jegliche\s+|nenhuma\s+|alcuna\s+|"
+            r"каких-либо\s+|any\s+)?(?:restrict|restricci|einschränk|limit|filt|regl|règl|regel|"
+            r"огранич|цензур|фильтр|правил|censur|zensur)|"
+            r"\b(?:you\s+are|you're|ты|tu\s+es|eres|du\s+bist|você\s+é|sei)\s+(?:now\s+|теперь\s+|"
+            r"maintenant\s+|ahora\s+|jetzt\s+|agora\s+|ora\s+)?DAN\b|"
+            r"(?:можешь|может)\s+делать\s+(?:всё|все|что\s+угодно)|"
+            r"\b(?:puedes|peux|kannst|pode|puoi)\s+(?:hacer|faire|tun|fazer|fare)\s+"
+            r"(?:cualquier\s+cosa|n'importe\s+quoi|alles|qualquer\s+coisa|qualsiasi\s+cosa)",
+            _I,
+        ),
+    ),
 )
 
+# Cheap prefilters, one per rule above (same order): a rule's regex runs only when, for
+# every group, one of its substrings occurs in the lower-cased text. Each group lists
+# words that every match of that rule must contain, so skipping never loses a match.
+_TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("ignor", "disregard", "forget", "overr", "bypass", "skip", "neglect", "discard", "drop",
+      "abandon", "aside", "throw", "attention", "follow", "cancel", "scrap", "void", "revoke",
+      "nullif", "delete", "erase", "clear"),),
+    (("ignor", "disregard", "forget", "overr", "bypass"),),
+    (("ignor", "disregard", "forget"),),
+    (("supersed", "replace", "overrid", "cancel", "you were", "you have been", "have no",
+      "had no", "void", "revoked", "obsolete", "outdated", "null"),),
+    (("new", "from now on"),),
+    (("ignor", "olvid", "oubli", "vergi", "vergess", "esque", "dimentic", "negeer", "vergeet",
+      "игнор", "забуд", "忽略", "无视", "忘", "無視", "nueva", "nouvelle", "neue aufgabe",
+      "tutto", "tudo"),),
+    (("anything now", "dan mode", "developer mode", "jailbr", "stan", "dude", "aim", "ucar",
+      "antigpt", "maximum", "apophis", "basedgpt"),),
+    (("you are", "you're", "youre", "act as", "pretend", "roleplay", "role-play", "play the role",
+      "become", "simulate", "behave like", "respond as"),
+     ("without", "no ", "unfilter", "uncensor", "unrestrict", "amoral", "immoral", "unethical",
+      "not bound", "free from")),
+    (("character", "free", "unfilter", "uncensor", "unrestrict", "broken", "break", "responses",
+      "answers", "paragraphs", "would", "refuse", "decline", "say no"),),
+    (("ethical", "moral", "legal", "content", "safety"), ("without", "no ", "free of", "ignoring")),
+    (("sin ", "sans ", "ohne ", "sem ", "senza ", "без", "没有任何", "不受任何", "无任何"),),
+    (("prompt", "instruction", "configuration", "guidelines", "rules", "message"),),
+    (("above", "before this", "preceding", "you told", "were told", "was told", "given",
+      "beginning of", "prompt", "instruc", "anweisungen", "промпт", "инструкции", "系统",
+      "初始指令", "提示词"),),
+    (("<|", "[inst", "[/inst", "<<", "<sys", "</sys", "<instruction", "</instruction", "#",
+      "system", "sys", "end of", "begin"),),
+    (("refuse", "decline", "apologi", "say", "reject", "warn", "include", "add", "mention",
+      "character", "start", "begin", "without", "allowed", "permitted", "forbidden",
+      "prohibited", "no "),),
+    (("](", "<img", "append", "add", "include", "put", "insert", "encode", "embed", "render",
+      "display", "show", "output"),),
+    (("ai", "a.i.", "assistant", "bot", "llm", "model", "gpt", "claude", "copilot", "agent",
+      "summari", "automated", "<!--", "style", "language"),),
+    (("late", "deceased", "dead", "safety", "content", "ethic", "moral", "mode"),),
+    (("written", "said", "stated", "contained", "included", "listed", "wording", "text",
+      "words", "content"),),
+    (("vergiss", "olvida", "oublie", "esque", "dimentica", "forget", "ignor", "disregard",
+      "pretend", "rules", "instructions", "guidelines"),),
+    (("ai", "assistant", "model", "bot", "llm", "important", "urgent", "attention", "critical"),),
+    (("ai", "assistant", "bot", "llm", "gpt", "language model"),),
+    (("=",),),
+    (("sans", "sin ", "ohne", "sem ", "senza", "без", "dan", "делать", "hacer", "faire", "tun",
+      "fazer", "fare"),),
+)  # fmt: skip
+if len(_TRIGGERS) != len(_RULES):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError("every injection rule needs its prefilter")
+
+_MENTIONED = re.compile(
+    r"(?:[\"'`]|f[\"'])\s*(?:<\||\[/?INST\]|<<|</?sys)|(?:\|>|\]|>>|>)[\"'`]|"
+    r"(?:\|>|\]|>>|>)\s+(?:token|tag|delimiter|marker|format|string)s?\b",
+    re.IGNORECASE,
+)
 _TURN = re.compile(
     r"^\s*(?:Q|A|User|Human|Assistant|AI|Bot|Answer|Question|Model|Me|You|H|Usuario|Asistente)\s*\d*\s*:",
     re.IGNORECASE | re.MULTILINE,
@@ -350,6 +492,8 @@ _COMPLY = re.compile(
 _ASSIGN = re.compile(r"\b([a-zA-Z]\w{0,10})\s*[=:]\s*(['\"])([^'\"\n]{1,200})\2")
 _CONCAT = re.compile(r"\b[a-zA-Z]\w{0,10}\s*\+\s*[a-zA-Z]\w{0,10}(?:\s*\+\s*[a-zA-Z]\w{0,10})*")
 _SPLIT_INSTR = re.compile(
+    r"\b(?:answer|execute|follow|respond\s+to|carry\s+out|do|obey|complete|fulfil+|perform)\b"
+    r"[^.\n]{0,40}\b[a-zA-Z]\w{0,10}\s*\+\s*[a-zA-Z]\w{0,10}\b|"
     r"\b(?:combine|concatenate|join|put\s+together|merge|assemble)\b[^.\n]{0,80}"
     r"\b(?:and\s+)?(?:then\s+)?(?:answer|follow|execute|do|respond\s+to|carry\s+out|obey|act\s+on|"
     r"complete)\b|\b(?:answer|follow|execute|respond\s+to|carry\s+out)\s+(?:the\s+)?"
@@ -379,9 +523,16 @@ def _joined_parts(text: str) -> str:
 def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
     """Every rule hit in ``text`` (one view). ``depth`` > 0 skips the structural rules."""
     hits: list[RuleHit] = []
-    for kind, score, pattern in _RULES:
+    low = text.lower()
+    for (kind, score, pattern), groups in zip(_RULES, _TRIGGERS, strict=True):
+        if not all(any(t in low for t in group) for group in groups):
+            continue
         m = pattern.search(text)
         if m is not None:
+            if kind == ROLE_DELIMITER and _MENTIONED.search(
+                text, max(m.start() - 2, 0), m.end() + 12
+            ):
+                score = 0.45  # a delimiter quoted in code or named in a question, not used
             hits.append(RuleHit(kind, score, m.start(), m.end()))
     if depth == 0:
         turns = _TURN.findall(text)

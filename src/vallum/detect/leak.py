@@ -14,9 +14,10 @@ A response leaks when it carries
 * **secrets** (types as the secrets detector names them).
 
 :meth:`LeakDetector.stream` filters a response as it streams: each ``feed``
-returns the text that is safe to emit now and holds back only what could still be
-the start of a match (a canary prefix, an unclosed link, a partial token), never
-more than :data:`MAX_HOLD` characters. With ``Action.REDACT`` the released text has
+returns the text that is safe to emit now; it scans once 96 new characters have
+arrived and then holds back only what could still be the start of a match (a canary
+prefix, an unclosed link, a partial token), never more than :data:`MAX_HOLD`
+characters. With ``Action.REDACT`` the released text has
 each finding replaced by ``[TYPE]``; with ``Action.BLOCK`` nothing more is
 released once a leak is seen.
 """
@@ -35,10 +36,12 @@ from vallum.detect.types import Action, Detector, DetectorConfig, Finding, Verdi
 
 __all__ = ["MAX_HOLD", "LeakDetector", "LeakStream"]
 
-MAX_HOLD = 4096
+MAX_HOLD = 2048
 """The most a stream holds back; a longer unfinished link is released (and still reported)."""
-_CONTEXT = 256
+_CONTEXT = 96
 """Already-released text kept as context for matches that need a preceding cue."""
+_BATCH = 96
+"""New characters gathered before the stream scans again (bounds the work per feed)."""
 _NAME = "leak"
 _PHI_NOT_LEAKS = frozenset({"URL"})
 """Links are judged by the exfiltration filter (domain allowlist), not as PHI."""
@@ -275,9 +278,30 @@ def _fold(value: str) -> str:
     return re.sub(r"[\W_]+", "", v)
 
 
-_OPEN_LINK = re.compile(r"!?\[[^\]\n]*(?:\]\([^)\n]*)?$|<[a-zA-Z][^>]*$|(?:https?:)?//\S*$|!$")
-_TRAILING_TOKEN = re.compile(r"\S{1,64}$")
+_OPEN_MD = re.compile(r"\[[^\]\n]*(?:\]\([^)\n]*)?")
+_OPEN_TAG = re.compile(r"<(?:[a-zA-Z][^>]*)?")
 _TRAILING_DIGITS = re.compile(r"[\d(+][\d()\s.\-/]{0,24}$")
+
+
+def _open_link_start(tail: str) -> int | None:
+    """Where an unfinished markdown link/image, HTML tag or URL starts at the end of ``tail``.
+
+    Looks only at the last ``[``, ``<`` and whitespace-delimited token, so the cost is
+    linear whatever the text (no regex scan from every bracket).
+    """
+    starts: list[int] = []
+    i = tail.rfind("[")
+    if i >= 0 and _OPEN_MD.fullmatch(tail, i):
+        starts.append(i - 1 if i > 0 and tail[i - 1] == "!" else i)
+    j = tail.rfind("<")
+    if j >= 0 and _OPEN_TAG.fullmatch(tail, j):
+        starts.append(j)
+    k = max(tail.rfind(" "), tail.rfind("\n"), tail.rfind("\t")) + 1
+    if "//" in tail[k:]:
+        starts.append(k)
+    if tail.endswith("!"):
+        starts.append(len(tail) - 1)
+    return min(starts) if starts else None
 
 
 class LeakStream:
@@ -291,12 +315,15 @@ class LeakStream:
         self._findings: dict[tuple[str, int, int], Finding] = {}
         self._blocked = False
         self._closed = False
+        self._held = 0  # characters held back after the last scan
 
     def feed(self, chunk: str) -> tuple[str, Verdict]:
         """Add ``chunk``; return the text safe to emit now and the verdict so far."""
         if self._closed:
             raise ValueError("stream is closed")
         self._buf += chunk
+        if len(self._buf) - self._held < _BATCH and not self._blocked:
+            return "", self._verdict()  # too little new text to be worth a scan yet
         return self._release(final=False)
 
     def close(self) -> tuple[str, Verdict]:
@@ -314,13 +341,13 @@ class LeakStream:
                 if lowered.endswith(cl[:k]):
                     hold = max(hold, k)
                     break
-        m = _OPEN_LINK.search(buf[-MAX_HOLD:])
-        if m is not None:
-            hold = max(hold, len(buf[-MAX_HOLD:]) - m.start())
+        tail = buf[-MAX_HOLD:]
+        start = _open_link_start(tail)
+        if start is not None:
+            hold = max(hold, len(tail) - start)
         if self._d._use_phi or self._d._use_secrets:
-            m = _TRAILING_TOKEN.search(buf)
-            if m is not None:
-                hold = max(hold, len(buf) - m.start())
+            k = max(buf.rfind(" "), buf.rfind("\n"), buf.rfind("\t")) + 1
+            hold = max(hold, min(len(buf) - k, 64))  # a partial token
             m = _TRAILING_DIGITS.search(buf)
             if m is not None:
                 hold = max(hold, len(buf) - m.start())
@@ -365,6 +392,7 @@ class LeakStream:
         self._tail = (self._tail + out)[-_CONTEXT:]
         self._released += cut
         self._buf = self._buf[cut:]
+        self._held = len(self._buf)
         return out_text, verdict
 
     def _verdict(self) -> Verdict:

@@ -155,7 +155,9 @@ _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
-_LEET_WORD = re.compile(r"(?=[\w@$!]*[a-zA-Z])(?=[\w@$!]*[013457@$!])[\w@$!]{3,}")
+_LEET_TOKEN = re.compile(r"[\w@$!]{3,64}")
+_LEET_CHAR = re.compile(r"[013457@$!]")
+_ASCII_LETTER = re.compile(r"[a-zA-Z]")
 _SPACED = re.compile(r"(?<!\w)(?:\w[ \t.\-_*|,/]{1,3}){3,}\w(?!\w)")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _BASE32 = re.compile(r"[A-Z2-7]{16,}={0,6}")
@@ -291,6 +293,116 @@ _COMMON = frozenset(
         "most",
         "some",
         "such",
+        "one",
+        "two",
+        "out",
+        "up",
+        "down",
+        "per",
+        "line",
+        "word",
+        "words",
+        "first",
+        "last",
+        "next",
+        "before",
+        "after",
+        "again",
+        "other",
+        "same",
+        "own",
+        "very",
+        "too",
+        "here",
+        "where",
+        "there",
+        "its",
+        "him",
+        "ask",
+        "asked",
+        "told",
+        "said",
+        "see",
+        "use",
+        "used",
+        "get",
+        "got",
+        "go",
+        "going",
+        "know",
+        "want",
+        "need",
+        "send",
+        "call",
+        "take",
+        "find",
+        "mark",
+        "close",
+        "open",
+        "delete",
+        "execute",
+        "run",
+        "command",
+        "commands",
+        "earlier",
+        "instead",
+        "only",
+        "real",
+        "true",
+        "false",
+        "never",
+        "always",
+        "yes",
+        "no",
+        "ok",
+        "hidden",
+        "full",
+        "entire",
+        "exactly",
+        "verbatim",
+        "character",
+        "characters",
+        "then",
+        "must",
+        "shall",
+        "may",
+        "might",
+        "could",
+        "did",
+        "done",
+        "do",
+        "say",
+        "says",
+        "think",
+        "time",
+        "way",
+        "thing",
+        "things",
+        "people",
+        "person",
+        "day",
+        "world",
+        "life",
+        "work",
+        "good",
+        "bad",
+        "new",
+        "old",
+        "great",
+        "little",
+        "long",
+        "right",
+        "left",
+        "high",
+        "because",
+        "while",
+        "until",
+        "through",
+        "between",
+        "under",
+        "again",
+        "off",
+        "why",
     ]
 )
 _WORD = re.compile(r"[a-z]+")
@@ -362,12 +474,14 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
     offsets: list[int] = []
     invisible = 0
     tags: list[str] = []
-    for i, ch in enumerate(text):
-        cp = ord(ch)
-        if cp < 0x80:
+    for run in _ASCII_RUN.finditer(text):
+        ch = run.group()
+        i = run.start()
+        if ch.isascii():  # the common case: a whole run at once
             out.append(ch)
-            offsets.append(i)
+            offsets.extend(range(i, run.end()))
             continue
+        cp = ord(ch)
         if cp in _INVISIBLE:
             prev = text[i - 1] if i else " "
             nxt = text[i + 1] if i + 1 < len(text) else " "
@@ -389,15 +503,17 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
 
 
 _TOKEN = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 
 
 def _fold_mixed(text: str) -> tuple[str, int]:
     """Fold look-alikes in words that mix Latin with Cyrillic/Greek, or in a Latin text."""
     if text.isascii():
         return text, 0
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(1 for c in letters if c.isascii())
-    mostly_latin = bool(letters) and latin / len(letters) >= 0.6
+    letters = sum(map(str.isalpha, text))
+    latin = len(_LATIN.findall(text))
+    mostly_latin = letters > 0 and latin / letters >= 0.6
     count = 0
     parts: list[str] = []
     last = 0
@@ -426,6 +542,8 @@ def _despace(text: str) -> str:
     def join(m: re.Match[str]) -> str:
         run = m.group()
         words = re.split(r"\s{2,}|\s*/\s*|\s*\|\s*", run)
+        if len(words) == 1 and " " in run and re.search(r"\w[.\-_*,]\w", run):
+            words = run.split()  # s-h-o-w y-o-u-r: letters joined by marks, words by spaces
         return " ".join(re.sub(r"[^\w]", "", w) for w in words)
 
     return _SPACED.sub(join, text)
@@ -509,25 +627,36 @@ def _decoded_payloads(text: str) -> list[tuple[str, str, int, int]]:
     return found
 
 
+def _reads_better(view: float, base: float) -> bool:
+    """A transformed text is worth a view when it reads clearly more like English."""
+    return view >= 0.2 and view > base + 0.1
+
+
+def _unleet(m: re.Match[str]) -> str:
+    tok = m.group()
+    if _LEET_CHAR.search(tok) and _ASCII_LETTER.search(tok):
+        return tok.translate(_LEET)
+    return tok
+
+
 def _whole_text_views(text: str) -> list[tuple[str, str]]:
     """Whole-text readings that are kept only when they read more like English."""
     views: list[tuple[str, str]] = []
     base = englishness(text)
     sample = text[:MAX_DECODE_INPUT]
     rot = codecs.encode(sample, "rot13")
-    if englishness(rot) > max(base, 0.25) + 0.1:
+    if _reads_better(englishness(rot), base):
         views.append(("rot13", rot))
     rev = sample[::-1]
-    if englishness(rev) > max(base, 0.25) + 0.1:
+    if _reads_better(englishness(rev), base):
         views.append(("reversed", rev))
     if _SPACED.search(sample):
         despaced = _despace(sample)
         if despaced != sample:
             views.append(("despaced", despaced))
-    if _LEET_WORD.search(sample):
-        leet = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), sample)
-        if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
-            views.append(("leet", leet))
+    leet = _LEET_TOKEN.sub(_unleet, sample)
+    if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
+        views.append(("leet", leet))
     return views
 
 

@@ -87,11 +87,19 @@ class PhiDetector:
         """Every finding, before threshold and type filtering, overlaps resolved."""
         names = self._finder()
         raw: list[Finding] = []
+        tokens = names.tokens(text)
         starts: dict[str, list[int]] = {}
-        for w in _WORD.finditer(text):
-            starts.setdefault(w.group()[:3].lower(), []).append(w.start())
+        for tok in tokens[0]:
+            starts.setdefault(tok.low[:3], []).append(tok.start)
+        digits: list[tuple[int, int, str]] = []  # (position, run length, next character)
+        size = len(text)
+        for d in _DIGITS.finditer(text):
+            p, e = d.span()
+            if p and text[p - 1] in "(+":
+                digits.append((p - 1, 0, text[p - 1]))
+            digits.append((p, e - p, text[e] if e < size else ""))
         for rule in rules():
-            for m in _matches(rule, text, starts):
+            for m in _matches(rule, text, starts, digits):
                 value = m.group(rule.group)
                 score = rule.score
                 if rule.validate is not None:
@@ -104,9 +112,37 @@ class PhiDetector:
                 if typ == "PHONE" and FAX_CUE.search(text, max(0, start - 24), start):
                     typ = "FAX"
                 raw.append(Finding(typ, start, end, score, self.name))
-        for typ, start, end, score in names.find(text):
+        for typ, start, end, score in names.find(text, tokens):
             raw.append(Finding(typ, start, end, score, self.name))
-        return _resolve(raw)
+        if "\n" in text:
+            raw.extend(self._address_lines(text, raw))
+        return _merge_names(text, _resolve(raw))
+
+    def _address_lines(self, text: str, found: list[Finding]) -> list[Finding]:
+        """The short lines under a street address (city, region, postcode lines)."""
+        extra: list[Finding] = []
+        for f in found:
+            if f.type != "GEOGRAPHIC" or f.score < 0.8:
+                continue
+            pos = text.find("\n", f.end)
+            if pos == -1 or pos - f.end > 48:
+                continue
+            rest = text[f.end : pos]
+            if rest.strip(" ,.") and not _ADDRESS_LINE.match(rest):
+                continue
+            for _ in range(3):
+                nl = text.find("\n", pos + 1)
+                line_end = len(text) if nl == -1 else nl
+                if line_end - pos > 48 or not text[pos + 1 : line_end].strip():
+                    break
+                m = _ADDRESS_LINE.match(text, pos + 1, line_end)
+                if m is None:
+                    break
+                extra.append(Finding("GEOGRAPHIC", m.start("v"), m.end("v"), 0.7, self.name))
+                if nl == -1:
+                    break
+                pos = nl
+        return extra
 
     def detect(self, text: str) -> Verdict:
         findings = self.find(text)
@@ -117,13 +153,23 @@ class PhiDetector:
         return Verdict.from_findings(self.name, kept, self.config.threshold)
 
 
-_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]+")
+_DIGITS = re.compile(r"\d+")
+_ADDR_WORD = r"(?:[A-ZÀ-Þ][^\W_]*\.?|\d{3,6}|\(\w+\)|nan)"
+_ADDRESS_LINE = re.compile(
+    rf"[\s>?*,\-]*(?P<v>{_ADDR_WORD}(?:[ ,]+(?:{_ADDR_WORD}|[A-Za-z]\.?))*)[\s,.]*$"
+)
 
 
-def _matches(rule: Rule, text: str, starts: dict[str, list[int]]) -> Iterator[re.Match[str]]:
+def _matches(
+    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[tuple[int, int, str]]
+) -> Iterator[re.Match[str]]:
     """The rule's matches; keyed rules are only tried where their words are."""
-    if rule.anchors:
-        positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
+    if rule.anchors or rule.digit_led:
+        if rule.digit_led:
+            run = rule.run
+            positions = [p for p, n, c in digits if run is None or run(n, c)]
+        else:
+            positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
         end = -1
         for pos in positions:
             if pos < end:
@@ -135,7 +181,26 @@ def _matches(rule: Rule, text: str, starts: dict[str, list[int]]) -> Iterator[re
         return
     if rule.gate and not any(key in starts for key in rule.gate):
         return
+    if rule.needs and not any(n in text for n in rule.needs):
+        return
     yield from rule.regex.finditer(text)
+
+
+def _merge_names(text: str, findings: list[Finding]) -> list[Finding]:
+    """Join NAME findings separated only by spaces ("ROBERT" + "V. DEGIORGIO")."""
+    out: list[Finding] = []
+    for f in findings:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and f.type == last.type == "NAME"
+            and text[last.end : f.start].strip(" ") == ""
+            and f.start - last.end <= 2
+        ):
+            out[-1] = Finding("NAME", last.start, f.end, max(last.score, f.score), f.detector)
+        else:
+            out.append(f)
+    return out
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:

@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 
+from vallum.detect.phi_rules import STATE_ZIP, US_STATES
+
 __all__ = ["Lexicons", "NameFinder", "lexicons"]
 
 TOKEN = re.compile(r"[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
@@ -33,14 +35,14 @@ def _words(text: str) -> frozenset[str]:
 
 
 TITLES = _words(
-    "dr doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
+    "dr drs doctor mr mrs ms miss mx prof professor sir dame madam rev reverend fr father sister "
     "nurse judge attorney atty officer sgt capt mister"
 )
 # Titles whose bare form is also a common word need a dot or a capital.
 WEAK_TITLES = _words("doctor father sister nurse judge officer miss sir fr dame")
 CREDENTIALS = _words(
     "md m.d do d.o rn r.n np n.p pa pa-c lpn cna crna phd ph.d dds dmd pharmd rph msw lcsw "
-    "mph facp facs frcp mbbs dnp aprn cnm dpt otr slp"
+    "mph facp facs frcp mbbs dnp aprn cnm dpt otr slp rrt crt cnp fnp acnp lsw ccrn"
 )
 # After these (a colon makes any word a cue word), the next words are a person's name.
 STRONG_CUES = _words(
@@ -48,17 +50,49 @@ STRONG_CUES = _words(
     "physician: surgeon: contact: by: cc: referring: from: to: nurse: rn: md: dear "
     "daughter son wife husband mother father sister brother niece nephew dtr grandson "
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
-    "aunt uncle cousin guardian named"
+    "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
+    "navigator interpreter"
+)
+_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
+AMBIGUOUS_TITLES = _words("ms mr mrs miss")
+CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
+RELATIONS = _words(
+    "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
+    "grandson granddaughter spouse partner friend neighbor neighbour dtr hcp proxy guardian"
 )
 WEAK_CUES = _words(
     "patient pt with per by friend neighbor neighbour partner proxy hcp caregiver roommate "
     "called spoke attending resident fellow intern pcp signed and visited from"
 )
-PHRASE_CUES = re.compile(
-    r"(?i)(?:\bmy name is|\bname is|\bi am|\bi'm|\bthis is|\bcalled|\bknown as|\blast name\??|"
-    r"\bfirst name\??|\bsurname|\bspeak (?:to|with)|\bspoke (?:to|with)|\bask for|\bassistant to|"
-    r"\buser:|\bagent:)\s*"
+# "my name is X", "spoke with X", "last name? X": (word before, word two before).
+PHRASE_PAIRS = frozenset(
+    {
+        ("is", "name"),
+        ("am", "i"),
+        ("to", "speak"),
+        ("with", "speak"),
+        ("to", "spoke"),
+        ("with", "spoke"),
+        ("to", "talk"),
+        ("with", "talked"),
+        ("to", "talked"),
+        ("for", "ask"),
+        ("to", "assistant"),
+        ("name", "last"),
+        ("name", "first"),
+        ("name", "full"),
+        ("is", "this"),
+        ("as", "known"),
+    }
 )
+PHRASE_SINGLE = _words("called surname i'm user: agent: customer: caller:")
+PLACE_VERBS = _words(
+    "live lives living reside resides residing moved relocated born raised grew originally "
+    "hometown travelled traveled flew drove vacationed vacationing visiting stays staying "
+    "works working transferred transfer admitted discharged sent returned brought taken"
+)
+PLACE_FILLERS = _words("alone here back home nearby up locally")
+PLACE_PREPS = _words("in at to from near outside")
 PLACE_CUES = _words(
     "in from to at near lives live living resides reside moved transferred transfer "
     "visiting visited town city county village born hometown address: addr: grew up"
@@ -90,6 +124,16 @@ WORDY = (
 )  # fmt: skip
 
 
+_LOWER = bytes(range(ord("a"), ord("z") + 1)) + bytes(range(0xDF, 0xF7)) + bytes(range(0xF8, 0x100))
+_UPPER = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(0xC0, 0xD7)) + bytes(range(0xD8, 0xDF))
+_NOT_AFTER_CUE = _words(
+    "will may can did does said has had was is are were be been not also who and or in at on "
+    "to for of with the a an"
+)
+_STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
+_UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
+
+
 @dataclass(frozen=True, slots=True)
 class Lexicons:
     first: frozenset[str]
@@ -99,6 +143,7 @@ class Lexicons:
     streets: frozenset[str]
     noname: frozenset[str]
     allow: frozenset[str]
+    common: frozenset[str]
 
 
 def _read(name: str) -> list[str]:
@@ -120,6 +165,7 @@ def lexicons() -> Lexicons:
         streets=frozenset(_read("street_names.txt")) - common - allow,
         noname=common | allow | STOP,
         allow=allow,
+        common=common | STOP,
     )
 
 
@@ -131,7 +177,23 @@ def fold(word: str) -> str:
         low = low[:-2]
     if low.isascii():
         return low
+    low = low.translate(_NO_DECOMPOSITION)
     return unicodedata.normalize("NFKD", low).encode("ascii", "ignore").decode()
+
+
+_NO_DECOMPOSITION = str.maketrans(
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+        "\u0131": "i",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -141,7 +203,6 @@ class _Tok:
     text: str
     low: str
     cap: bool  # Titlecase word in mixed-case text
-    sent_start: bool
 
 
 Span = tuple[str, int, int, float]
@@ -155,21 +216,31 @@ class NameFinder:
 
     # -- tokens ------------------------------------------------------------
     @staticmethod
-    def _tokens(text: str) -> tuple[list[_Tok], bool]:
-        upper = sum(map(str.isupper, text))
-        letters = upper + sum(map(str.islower, text))
+    def tokens(text: str) -> tuple[list[_Tok], bool]:
+        """Word tokens, and whether the text is mixed case (capitals are evidence)."""
+        raw = text.encode("latin-1", "ignore")
+        lower = len(raw) - len(raw.translate(None, _LOWER))
+        upper = len(raw) - len(raw.translate(None, _UPPER))
+        letters = upper + lower
         mixed = letters == 0 or 0.03 < upper / letters < 0.6
         toks: list[_Tok] = []
+        append = toks.append
         for m in TOKEN.finditer(text):
             word = m.group()
-            end = m.end()
-            if word.endswith(".") and len(word) > 2 and fold(word) not in TITLES:
+            start, end = m.span()
+            if start and text[start - 1].isdigit():
+                continue  # a unit glued to a number: 4L, 20mg
+            low = fold(word)
+            if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
-            prev = text[max(0, m.start() - 3) : m.start()].rstrip(" \t")
-            sent_start = not prev or prev[-1] in '.!?\n:;"(>*-' or m.start() == 0
             cap = mixed and word[0].isupper() and not (len(word) > 2 and word.isupper())
-            toks.append(_Tok(m.start(), end, word, fold(word), cap, sent_start))
+            append(_Tok(start, end, word, low, cap))
         return toks, mixed
+
+    @staticmethod
+    def _sentence_start(text: str, t: _Tok) -> bool:
+        prev = text[max(0, t.start - 3) : t.start].rstrip(" \t")
+        return not prev or prev[-1] in '.!?\n:;"(>*-'
 
     # -- word classes --------------------------------------------------------
     def lexname(self, t: _Tok) -> bool:
@@ -194,13 +265,14 @@ class NameFinder:
         return not low.endswith(WORDY)
 
     # -- main ------------------------------------------------------------------
-    def find(self, text: str) -> list[Span]:
-        toks, mixed = self._tokens(text)
+    def find(self, text: str, tokens: tuple[list[_Tok], bool] | None = None) -> list[Span]:
+        """NAME and GEOGRAPHIC spans; ``tokens`` from :meth:`tokens` if already made."""
+        toks, mixed = tokens if tokens is not None else self.tokens(text)
         n = len(toks)
         out: list[Span] = []
         taken = [False] * n
         lex = self.lex
-        phrase_ends = {m.end() for m in PHRASE_CUES.finditer(text)}
+        state_zip = {m.start() for m in STATE_ZIP.finditer(text)} if "," in text else set()
 
         def take(i: int, j: int, typ: str, score: float) -> None:
             if i < j:
@@ -212,8 +284,12 @@ class NameFinder:
             gap = text[toks[a].end : toks[b].start]
             return len(gap) <= 3 and "\n" not in gap and all(c in " .,'-" for c in gap)
 
-        def name_run(i: int, first_ok: bool) -> int:
-            """End of the name that starts at ``i`` (``first_ok``: cue vouches for it)."""
+        def name_run(i: int, first_ok: bool, vouched: bool = False) -> int:
+            """End of the name that starts at ``i`` (``first_ok``: cue vouches for it).
+
+            ``vouched``: a title or cue precedes, so in upper- or lower-case text
+            any word that is not a common word continues the name.
+            """
             if i >= n or taken[i] or not (first_ok or self.lexname(toks[i])):
                 return i
             j = i + 1
@@ -224,54 +300,19 @@ class NameFinder:
                 ok = self.lexname(t) or (
                     mixed and (t.cap or (len(t.text) <= 2 and t.text[0].isupper()))
                 )
+                if not ok and vouched and not mixed:
+                    ok = (len(t.text) == 2 and t.text[1] == ".") or (
+                        len(t.low) >= 3 and t.low not in lex.noname and not t.low.endswith(WORDY)
+                    )
                 if not ok or t.low in CREDENTIALS or t.low in STOP:
                     break
                 j += 1
             return j
 
-        for i in range(n):
-            if taken[i]:
-                continue
+        # Facilities first, so their name words are not taken as people.
+        for i in range(1, n):
             t = toks[i]
             low = t.low
-            prev = toks[i - 1] if i else None
-            colon = prev is not None and text[prev.end : prev.end + 1] == ":"
-            # Titles.
-            if low in TITLES and (low not in WEAK_TITLES or t.cap or t.text.endswith(".")):
-                if (
-                    i + 1 < n
-                    and toks[i + 1].start - t.end <= 2
-                    and self._plausible(toks[i + 1], mixed)
-                ):
-                    take(i + 1, max(name_run(i + 1, True), i + 2), "NAME", 0.95)
-                continue
-            # Credentials after a name: "Jane Smith, MD", "J. SMITH RN".
-            if low in CREDENTIALS and prev is not None and not taken[i - 1] and t.text[0].isupper():
-                if text[prev.end : t.start] in (", ", " ", ",") and self._plausible(prev, mixed):
-                    k = i - 1
-                    while (
-                        k > 0
-                        and i - k < 3
-                        and adjacent(k - 1, k)
-                        and self._plausible(toks[k - 1], mixed)
-                    ):
-                        k -= 1
-                    if prev.low not in lex.noname or self.lexname(prev) or mixed:
-                        take(k, i, "NAME", 0.9)
-                continue
-            # Cues.
-            cue = prev is not None and (
-                ((prev.low + ":") in STRONG_CUES and colon)
-                or (prev.low in STRONG_CUES and adjacent(i - 1, i))
-            )
-            phrase = t.start in phrase_ends
-            if (
-                (cue or phrase)
-                and self._plausible(t, mixed)
-                and (mixed or self.lexname(t) or low not in lex.noname)
-            ):
-                take(i, name_run(i, True), "NAME", 0.9)
-                continue
             # Facilities: "<Name> Hospital", "ST. MARY'S MEDICAL CENTER".
             head_end = 0
             if low in FACILITY_HEADS:
@@ -291,14 +332,176 @@ class NameFinder:
                     k -= 1
                 if k < i:
                     take(k, head_end, "GEOGRAPHIC", 0.85)
-                    continue
+
+        for i in range(n):
+            if taken[i]:
+                continue
+            t = toks[i]
+            low = t.low
+            prev = toks[i - 1] if i else None
+            colon = prev is not None and text[prev.end : prev.end + 1] == ":"
+            # Titles.
+            if (
+                low in TITLES
+                and (low not in WEAK_TITLES or t.cap or t.text.endswith("."))
+                and text[t.end : t.end + 1] != ":"
+            ):
+                nxt = toks[i + 1] if i + 1 < n else None
+                ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
+                if (
+                    nxt is not None
+                    and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                    and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
+                    and (not ambiguous or self.lexname(nxt))
+                    and (
+                        self._plausible(nxt, mixed)
+                        or (nxt.low not in lex.common and len(nxt.low) >= 3)
+                    )
+                ):
+                    take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
+                continue
+            # Credentials after a name: "Jane Smith, MD", "J. SMITH RN".
+            if (
+                low in CREDENTIALS
+                and prev is not None
+                and not taken[i - 1]
+                and (t.text[0].isupper() or not mixed)
+                and (
+                    mixed
+                    or text[prev.end : t.start] in (", ", ",")
+                    or text[t.end : t.end + 1] in ("", "\n", ".", ")", " \n")
+                )
+            ):
+                if text[prev.end : t.start] in (", ", " ", ",") and self._plausible(prev, mixed):
+                    k = i - 1
+                    while (
+                        k > 0
+                        and i - k < 3
+                        and adjacent(k - 1, k)
+                        and self._plausible(toks[k - 1], mixed)
+                    ):
+                        k -= 1
+                    if prev.low not in lex.noname or self.lexname(prev) or mixed:
+                        take(k, i, "NAME", 0.9)
+                continue
+            # An initial and a surname: "W. MAROTTA", "J. Smith".
+            nxt = toks[i + 1] if i + 1 < n else None
+            if (
+                nxt is not None
+                and len(t.text) == 2
+                and t.text[1] == "."
+                and (t.text[0].isupper() or (not mixed and self.lexname(nxt)))
+                and (t.start == 0 or text[t.start - 1] in " \n\t(,;:>-")
+                and nxt.start - t.end in (1, 2)
+                and len(nxt.low) >= 3
+                and (nxt.cap or not mixed)
+                and (
+                    (nxt.low not in lex.noname and not nxt.low.endswith(WORDY))
+                    or (
+                        (nxt.low in lex.last or nxt.low in lex.first)
+                        and nxt.low not in STOP
+                        and nxt.low not in lex.allow
+                    )
+                )
+            ):
+                take(i, name_run(i + 1, True, vouched=True), "NAME", 0.8)
+                continue
+            # A credential before a name: "NP CAROL", "per md Saeed".
+            if (
+                low in CRED_TITLES
+                and nxt is not None
+                and nxt.start - t.end == 1
+                and self.lexname(nxt)
+                and (nxt.cap or not mixed)
+            ):
+                take(i + 1, name_run(i + 1, True), "NAME", 0.8)
+                continue
+            # A relation after a name: "Hank Przybylo (son)", "Mary - daughter".
+            if (
+                low in RELATIONS
+                and prev is not None
+                and not taken[i - 1]
+                and text[prev.end : t.start].strip() in ("(", ",")
+                and self._plausible(prev, mixed)
+            ):
+                k = i - 1
+                while (
+                    k > 0
+                    and i - k < 3
+                    and adjacent(k - 1, k)
+                    and self._plausible(toks[k - 1], mixed)
+                ):
+                    k -= 1
+                take(k, i, "NAME", 0.85)
+                continue
+            # Cues.
+            gap = text[prev.end : t.start] if prev is not None else ""
+            cue = prev is not None and (
+                ((prev.low + ":") in STRONG_CUES and colon)
+                or (prev.low in STRONG_CUES and gap.strip(" ") in ("", ":"))
+            )
+            p2 = toks[i - 2].low if i > 1 else ""
+            phrase = prev is not None and (
+                (prev.low, p2) in PHRASE_PAIRS
+                or prev.low in PHRASE_SINGLE
+                or (prev.low + ":" in PHRASE_SINGLE and colon)
+            )
+            first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
+            if (cue or phrase) and (
+                first_name
+                or (
+                    self._plausible(t, mixed)
+                    and (mixed or self.lexname(t) or low not in lex.noname)
+                )
+            ):
+                take(i, name_run(i, True), "NAME", 0.9)
+                continue
+            # Places after "lives in", "moved to", "grew up in"...
+            place_phrase = (
+                prev is not None
+                and prev.low in PLACE_PREPS
+                and not gap.strip()
+                and (
+                    p2 in PLACE_VERBS
+                    or (p2 in PLACE_FILLERS and i > 2 and toks[i - 3].low in PLACE_VERBS)
+                )
+            )
+            if (
+                place_phrase
+                and (t.text[0].isupper() or not mixed)
+                and low not in lex.noname
+                and len(low) >= 3
+                and "." not in t.text
+            ):
+                j = i + 1
+                while (
+                    j < n
+                    and j - i < 3
+                    and adjacent(j - 1, j)
+                    and (toks[j].cap or not mixed)
+                    and toks[j].low not in lex.noname
+                    and text[toks[j - 1].end] != ","
+                ):
+                    j += 1
+                take(i, j, "GEOGRAPHIC", 0.85)
+                continue
+            # "Springfield, IL 62704": the words before a state and ZIP.
+            if t.end in state_zip and low not in _UNIT_WORDS:
+                k = i
+                while k > 0 and i - k < 2 and adjacent(k - 1, k) and not taken[k - 1]:
+                    pk = toks[k - 1]
+                    if text[pk.end] == "," or pk.low in lex.noname or not (pk.cap or not mixed):
+                        break
+                    k -= 1
+                take(k, i + 1, "GEOGRAPHIC", 0.85)
+                continue
             # Places from the city lexicon (up to three words).
             if low in lex.city_heads and (t.cap or not mixed):
                 width = self._city_width(toks, i, adjacent)
                 if width:
                     place_cue = prev is not None and (prev.low in PLACE_CUES)
                     end_tok = toks[i + width - 1]
-                    state_next = re.match(r",?\s*[A-Z]{2}\b", text[end_tok.end : end_tok.end + 5])
+                    state_next = _STATE_NEXT.match(text, end_tok.end)
                     weak = width == 1 and (low in lex.noname or low in lex.first or len(low) < 4)
                     if mixed:
                         ok = (t.cap and not weak) or ((place_cue or state_next) and t.cap)
@@ -307,7 +510,8 @@ class NameFinder:
                             bool(state_next) or (place_cue and not weak) or (width > 1 and not weak)
                         )
                     if ok:
-                        take(i, i + width, "GEOGRAPHIC", 0.9 if (place_cue or state_next) else 0.7)
+                        score = 0.9 if (place_cue or state_next) else 0.7 if width > 1 else 0.45
+                        take(i, i + width, "GEOGRAPHIC", score)
                         continue
             # Street names next to a house number: "5049 Harjukuja 54", "Via Franscini 71".
             if low in lex.streets and len(low) >= 4 and (t.cap or not mixed):
@@ -316,15 +520,39 @@ class NameFinder:
                     out.append(("GEOGRAPHIC", span[0], span[1], 0.8))
                     taken[i] = True
                     continue
-            # Lexicon names.
+            # Lexicon names; in mixed case also "<Capitalised> <Surname>".
+            if (
+                mixed
+                and t.cap
+                and not self.lexname(t)
+                and low not in lex.noname
+                and len(low) >= 3
+                and i + 1 < n
+                and adjacent(i, i + 1)
+                and toks[i + 1].cap
+                and self.lexname(toks[i + 1])
+                and text[t.end : toks[i + 1].start] == " "
+            ):
+                take(i, name_run(i + 1, True), "NAME", 0.75)
+                continue
             if self.lexname(t) and (t.cap or not mixed):
                 j = name_run(i, True)
+                if (
+                    j == i + 1
+                    and j < n
+                    and not taken[j]
+                    and text[t.end : toks[j].start] == ", "
+                    and toks[j].low in lex.first
+                    and toks[j].low not in lex.noname
+                    and (toks[j].cap or not mixed)
+                ):
+                    j += 1  # "OKAFOR, MARIA"
                 weak_cue = prev is not None and prev.low in WEAK_CUES and adjacent(i - 1, i)
                 if j - i >= 2 and (mixed or self.lexname(toks[i + 1])):
                     take(i, j, "NAME", 0.9 if mixed else 0.75)
                 elif weak_cue:
                     take(i, j, "NAME", 0.8)
-                elif mixed and not t.sent_start:
+                elif mixed and not self._sentence_start(text, t):
                     take(i, j, "NAME", 0.7)
                 elif mixed and low in lex.first:
                     take(i, j, "NAME", 0.6)

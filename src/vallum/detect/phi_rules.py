@@ -36,6 +36,12 @@ class Rule:
     """Three-letter word prefixes where the rule may match (then it is only tried there)."""
     gate: frozenset[str] = frozenset()
     """Run the rule only when the text has a word with one of these prefixes."""
+    needs: tuple[str, ...] = ()
+    """Run the rule only when the text contains one of these strings."""
+    digit_led: bool = False
+    """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
+    run: Callable[[int, str], bool] | None = None
+    """For digit-led rules: which runs (length, next character) can start a match."""
 
 
 MONTH = (
@@ -149,22 +155,34 @@ _DATE_CUE = re.compile(
     r"(?i)\b(?:on|since|from|until|till|thru|through|by|dated?|dob|d\.o\.b\.?|admitted|admission|"
     r"discharged?|d/c|seen|born|visit|last|next|due|started|stopped|starting|surgery|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|of|and|-|to|s/p|on\s+the)\W{0,3}$"
+    r"saturday|sunday|of|and|-|to|s/p|on\s+the|in|at|since|hx|h/o|dated|echo|cath|signed|md|rn|do|np|pa|dated|date|dos|doa)\W{0,3}$"
 )
 _NOT_DATE_CUE = re.compile(
-    r"(?i)\b(?:ps|peep|cpap|bipap|ac|a/c|simv|imv|vent|str|strength|bp|nbp|abp|art|cvp|pap|"
+    r"(?i)\b(?:ps|psv|peep|cpap|bipap|ac|a/c|simv|imv|vent|settings?|flowby|str|strength|bp|nbp|abp|art|cvp|pap|"
     r"pa|ratio|x|grade|scale|score|ie|i:e|fio2|tv|rate|mg|mcg|tabs?|dose|of)\W{0,3}$"
+)
+
+
+_NOT_DATE_AFTER = re.compile(
+    r"(?i)\s*(?:peep|ps\b|cpap|bipap|x\b|mg|mcg|units?\b|%|cm|mm|ml|cc|l\b|lpm|rr|bpm|tabs?\b|"
+    r"strength|str\b|power|motor|grips?|ratio)"
 )
 
 
 def _num_date(value: str, text: str = "", start: int = 0) -> float | None:
     """Month/day(/year). A bare ``m/d`` may be a ratio or a setting: judge by context."""
-    parts = re.split(r"[/\-.]", value.split()[0])
+    head = value.split()[0]
+    seps = set(re.findall(r"[/\-.]", head))
+    if len(seps) > 1:
+        return None  # 5.6/67: a measurement, not a date
+    parts = re.split(r"[/\-.]", head)
+    before = text[max(0, start - 14) : start]
+    if _NOT_DATE_AFTER.match(text, start + len(value)):
+        return None
     if len(parts) >= 3:
-        return 0.9
+        return None if _NOT_DATE_CUE.search(before) and len(parts[2]) == 2 else 0.9
     if value[len(parts[0])] != "/":
         return None  # "2.5" and "1-2" without a year are numbers and ranges
-    before = text[max(0, start - 14) : start]
     if _DATE_CUE.search(before):
         return 0.85
     if _NOT_DATE_CUE.search(before):
@@ -185,8 +203,46 @@ def _phone_groups(value: str, _text: str = "", _start: int = 0) -> float | None:
     n = sum(c.isdigit() for c in value)
     if not 8 <= n <= 13 or re.fullmatch(r"\d{1,2}[ .\-]\d{1,2}[ .\-]\d{2,4}", value):
         return None
+    if re.fullmatch(r"([01]\d|2[0-4])[0-5]\d\s*-\s*([01]\d|2[0-4])[0-5]\d", value):
+        return None  # a shift: 1900-0700
     seps = set(re.findall(r"[ .\-]", value))
     if len(seps) > 1 and "(" not in value:
+        return None
+    return 1.0
+
+
+_NOT_FACILITY = frozenset(
+    [
+        "ICU",
+        "MICU",
+        "SICU",
+        "CCU",
+        "CSRU",
+        "PACU",
+        "NICU",
+        "PICU",
+        "ED",
+        "ER",
+        "OR",
+        "OSH",
+        "EH",
+        "PH",
+        "BH",
+        "DH",
+        "HH",
+        "SH",
+        "TH",
+        "CH",
+        "UH",
+        "WH",
+    ]
+)
+
+
+def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """A hospital acronym after a transfer cue (GH, MGH, BIDMC); not unit names or words."""
+    vowels = [i for i, c in enumerate(value) if c in "AEIOUY"]
+    if value in _NOT_FACILITY or len(vowels) > 1 or (vowels and vowels != [0]):
         return None
     return 1.0
 
@@ -195,16 +251,19 @@ def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.9 if 90 <= int(value) <= 125 else None
 
 
-def _zip(value: str, _text: str = "", _start: int = 0) -> float | None:
-    return None if value.startswith("00") else 0.85
+def _zip(value: str, text: str = "", start: int = 0) -> float | None:
+    """Five digits right after a state (``MD 21201``, ``Maryland, 21201``)."""
+    if value.startswith("00") or not _STATE_BEFORE.search(text, max(0, start - 20), start):
+        return None
+    return 0.85
 
 
 STREET_SUFFIX = (
-    r"street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
     r"terrace|ter|circle|cir|parkway|pkwy|highway|hwy|route|rte|square|sq|trail|trl|crescent|"
-    r"cres|close|plaza|alley|row|walk|pike|turnpike|expressway|freeway|loop|path|run|mews|"
-    r"green|gardens|hill|hills|heights|point|crossing|commons|park|ridge|view|grove|"
-    r"strasse|straße|str|weg|gasse|platz|allee|rue|calle|via|viale|avenida|rua|ulica|ul|"
+    r"cres|close|plaza|alley|row|walk|pike|turnpike|expressway|freeway|loop|mews|"
+    r"gardens|hill|hills|heights|crossing|commons|park|ridge|grove|"
+    r"strasse|straße|str|weg|gasse|platz|allee|rue|calle|viale|avenida|rua|ulica|"
     r"vej|gatan|gata|katu|tie|laan|straat|plein|utca|cesta|sokak|caddesi"
 )
 _UNIT = r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#|room|rm|fl|floor|bldg|building)\.?\s*#?\s*[A-Za-z0-9\-]{1,6})?"
@@ -221,6 +280,9 @@ STATE_NAMES = (
     r"Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
     r"West Virginia|Wisconsin|Wyoming"
 )
+
+STATE_ZIP = re.compile(rf"(?i),\s*(?:{US_STATES})\.?,?\s+\d{{5}}(?:-\d{{4}})?(?![\w\-])")
+_STATE_BEFORE = re.compile(rf"(?i)(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES}))\.?,?\s+$")
 
 FACILITY = (
     r"hospital|medical center|medical centre|health center|health centre|health system|clinic|"
@@ -251,8 +313,8 @@ def _build() -> tuple[Rule, ...]:
             "URL",
             c(
                 r"(?<![@\w.\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
-                r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|co|us|uk|ca|au|de|fr|es|it|nl|"
-                r"be|ch|at|se|no|dk|fi|pl|cz|ru|jp|cn|in|br|mx|ar|nz|ie|eu|health|care|"
+                r"(?:com|org|net|edu|gov|mil|int|info|biz|io|ai|uk|ca|au|de|fr|es|nl|"
+                r"ch|se|dk|fi|pl|cz|ru|jp|cn|br|mx|ar|nz|ie|eu|health|care|"
                 r"clinic|hospital|app|dev|me|tv|ly|name|pro|online|site|tech|cloud|COM|ORG|NET|EDU|GOV)"
                 r"(?:/[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?(?![\w\-])"
             ),
@@ -334,7 +396,7 @@ def _build() -> tuple[Rule, ...]:
             "PHONE",
             c(
                 r"(?i)\b(?:phone|tel|telephone|cell|mobile|pager|beeper|ph|fax|call(?:ed)?|contact|"
-                r"number|home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
+                r"home|work|office|beep(?:er)?)\b\.?[:\s#]*(?:at\s+|is\s+)?"
                 r"(?P<v>\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}|\d{3}[\s.\-]\d{4}|\d{10}|"
                 r"x\s?\d{4,5}|\d-\d{4}|\d{5})(?![\w\-])"
             ),
@@ -371,6 +433,25 @@ def _build() -> tuple[Rule, ...]:
             0.9,
             "v",
             _num_date,
+        ),
+        Rule(
+            "DATE",
+            c(
+                r"(?<![\w/.\-])(?P<v>(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d|(?:19|20)\d\d))(?![\w/]|[.\-]\d)"
+            ),
+            0.7,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?i:\b(?:transferred|transfer|admitted|discharged|sent|returned|brought|"
+                r"taken|d/c'?d|to|from|at)\s+(?:to\s+|from\s+|at\s+)?)"
+                r"(?P<v>[A-Z]{1,4}(?:H|MC|HC|HS)|[A-Z]{1,3}MH)\b"
+            ),
+            0.6,
+            "v",
+            _acronym,
         ),
         Rule(
             "DATE",
@@ -552,9 +633,36 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:[A-Za-z0-9][A-Za-z'.\-]*\s+){{0,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
+                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)[A-Za-z][A-Za-z'.\-]*\s+|"
+                rf"\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(r"(?i)\b(?P<v>(?:apt|apartment|suite|ste)\.?\s*#?\s*\d{1,5}[A-Za-z]?)\b"),
+            0.8,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?<![\w\-])(?P<v>(?:\d{1,6}\s+)?[A-ZÀ-Þ][^\W\d_]*(?:vej|vägen|vagen|gatan|gata|katu|kuja|tie|"
+                r"laan|straat|strasse|straße|gasse|weg|platz|vegen|veien|gade|allee|steig|ring|"
+                r"utca|ulica|cesta|sokak)\.?\s+\d{1,5}[A-Za-z]?)(?![\w\-])"
+            ),
+            0.8,
+            "v",
+        ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?<![\w\-])(?P<v>(?:\d{1,6}\s+)?(?:Via|Viale|Piazza|Corso|Rue|Calle|Avenida|Rua|Praça|"
+                r"Largo|ul\.|ulica|Plac|Aleja|Avinguda|Carrer|Boulevard|Chemin|Allée|Place)\s+"
+                r"(?:[A-Za-zÀ-ÿ'][\w'\-]*\s+){1,4}\d{1,5}[A-Za-z]?)(?![\w\-])"
+            ),
+            0.8,
             "v",
         ),
         Rule(
@@ -565,9 +673,7 @@ def _build() -> tuple[Rule, ...]:
         ),
         Rule(
             "GEOGRAPHIC",
-            c(
-                rf"(?:\b(?:{US_STATES})|\b(?:{STATE_NAMES})),?\s+(?P<v>\d{{5}}(?:-\d{{4}})?)(?![\w\-])"
-            ),
+            c(r"(?<![\w\-])(?P<v>\d{5}(?:-\d{4})?)(?![\w\-])"),
             0.9,
             "v",
             _zip,
@@ -595,6 +701,10 @@ _WORD_LED: dict[str, frozenset[str]] = {
         ["chr", "tha", "eas", "new", "hal", "val", "ind", "mem", "lab"]
     ),
     "(?i)\\b(?:age[ds]?": frozenset({"age"}),
+    "(?i:\\b(?:transferred": frozenset(
+        ["tra", "adm", "dis", "sen", "ret", "bro", "tak", "d", "to", "fro", "at"]
+    ),
+    "(?i)\\b(?P<v>(?:apt": frozenset(["apt", "apa", "sui", "ste"]),
     "(?i)\\b(?:phone": frozenset(
         [
             "pho",
@@ -625,8 +735,114 @@ _GATED: dict[str, frozenset[str]] = {
 }
 
 
+_LOOKBEHIND = re.compile(r"^(?:\(\?i\))?(?:\(\?<![^)]*\))?(?:\(\?P<v>)?")
+_DIGIT_STARTS = ("\\d", "(?:\\d", "(?:0?", "(?:1[", "(?:19", "9\\d", "(?:\\+?1", "(?:\\(\\d", "\\+")
+
+
+def _digit_led(pattern: str) -> bool:
+    rest = pattern[_LOOKBEHIND.match(pattern).end() :]  # type: ignore[union-attr]
+    if rest.startswith("(?:\\d{1,6}\\s+)?"):
+        return False  # the number is optional: the match may start with a letter
+    return rest.startswith(_DIGIT_STARTS)
+
+
+def _run_filter(rule: Rule) -> Callable[[int, str], bool] | None:
+    """Which digit runs can start a match of this rule (None: all)."""
+    p = rule.regex.pattern
+    if rule.type == "IP_ADDRESS":
+        return lambda n, c: 0 < n <= 3 and c == "."
+    if rule.type == "SSN":
+        return lambda n, c: n == 3 and c in "- ."
+    if rule.type == "CREDIT_CARD":
+        return lambda n, c: n >= 4
+    if rule.type == "AGE_OVER_89":
+        return lambda n, c: n in (2, 3)
+    if rule.type == "DATE" and "(?:19|20)\\d\\d[\\-/.]" in p[:60]:
+        return lambda n, c: n == 4 and c in "-/."
+    if rule.type == "DATE":
+        return lambda n, c: 0 < n <= 2 and c in "/-."
+    if rule.type == "GEOGRAPHIC" and p.startswith("(?<![\\w\\-])(?P<v>\\d{5}"):
+        return lambda n, c: n == 5
+    if rule.type == "GEOGRAPHIC":
+        return lambda n, c: 0 < n <= 6 and (c in " \t-" or c.isalpha())
+    if rule.type == "PHONE" and p.startswith("(?<![\\w+])(?P<v>\\+"):
+        return lambda n, c: n == 0 and c == "+"
+    return None
+
+
+_TLD_HINTS = tuple(
+    f".{t}"
+    for t in [
+        "com",
+        "org",
+        "net",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "io",
+        "ai",
+        "uk",
+        "ca",
+        "au",
+        "de",
+        "fr",
+        "es",
+        "nl",
+        "ch",
+        "se",
+        "dk",
+        "fi",
+        "pl",
+        "cz",
+        "ru",
+        "jp",
+        "cn",
+        "br",
+        "mx",
+        "ar",
+        "nz",
+        "ie",
+        "eu",
+        "health",
+        "care",
+        "clinic",
+        "hospital",
+        "app",
+        "dev",
+        "online",
+        "site",
+        "tech",
+        "cloud",
+        "COM",
+        "ORG",
+        "NET",
+        "EDU",
+        "GOV",
+    ]
+)
+
+
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
+    if _digit_led(pattern):
+        rule = dataclasses.replace(rule, digit_led=True)
+        rule = dataclasses.replace(rule, run=_run_filter(rule))
+    if rule.type == "EMAIL":
+        rule = dataclasses.replace(rule, needs=("@",))
+    elif pattern.startswith("(?i)\\b(?:https?|ftp"):
+        rule = dataclasses.replace(rule, needs=("://",))
+    elif pattern.startswith("(?i)\\bwww"):
+        rule = dataclasses.replace(rule, needs=("www", "WWW", "Www"))
+    elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
+        rule = dataclasses.replace(rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"))
+    elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
+        rule = dataclasses.replace(rule, needs=(":", "-"))
+    elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
+        rule = dataclasses.replace(rule, needs=_TLD_HINTS)
+
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
     for prefix, keys in _WORD_LED.items():

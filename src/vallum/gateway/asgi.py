@@ -59,15 +59,15 @@ def create_gateway_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx = open_context(settings, Principal.system())
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         table = RouteTable(
-            ctx, demo=settings.gateway_demo, poll_seconds=settings.gateway_config_poll_seconds
+            ctx,
+            demo=settings.gateway_demo,
+            poll_seconds=settings.gateway_config_poll_seconds,
+            redis_url=redis_url,
         )
         table.start()
-        limiter: Limiter
-        if settings.redis_url is not None:
-            limiter = RedisLimiter(settings.redis_url.get_secret_value())
-        else:
-            limiter = LocalLimiter()
+        limiter: Limiter = RedisLimiter(redis_url) if redis_url is not None else LocalLimiter()
         upstreams = Upstreams(settings.gateway_upstream_timeout)
         capture = (
             Capture(ctx, settings.gateway_capture_days) if settings.gateway_capture_days else None

@@ -9,12 +9,15 @@ named by an environment variable; they never appear in events, logs or listings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from redis import RedisError
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from vallum.clock import now_text
@@ -35,6 +38,7 @@ from vallum.gateway.policy import (
     VendorKind,
 )
 from vallum.store.models_gateway import GatewayConfigVersion, GatewayRoute, GatewayVendor
+from vallum.store.redis import client as redis_client
 
 
 def _aad(name: str) -> bytes:
@@ -47,6 +51,21 @@ def _bump(conn: Connection) -> None:
         .where(GatewayConfigVersion.id == 1)
         .values(version=GatewayConfigVersion.version + 1)
     )
+
+
+CHANNEL = "vallum:gateway:config"
+
+
+def _notify(ctx: Context) -> None:
+    """Tell every worker at once (Redis pub/sub) that routes or vendors changed.
+
+    Best effort: workers also poll the version row, so a lost message costs at most
+    ``gateway_config_poll_seconds``.
+    """
+    if ctx.settings.redis_url is None:
+        return
+    with contextlib.suppress(RedisError):
+        redis_client(ctx.settings.redis_url.get_secret_value()).publish(CHANNEL, b"changed")
 
 
 def config_version(engine: Engine) -> int:
@@ -81,6 +100,12 @@ def _check_vendor(spec: VendorSpec) -> VendorSpec:
     unknown = set(classes) - DATA_CLASSES
     if unknown:
         raise UsageError(f"unknown data class(es) {sorted(unknown)}; use {sorted(DATA_CLASSES)}")
+    if spec.credential and any(c in spec.credential for c in "\r\n\x00"):
+        raise UsageError("the credential contains a line break or NUL; check what was pasted")
+    if spec.credential_env and not re.fullmatch(
+        r"[A-Za-z_][A-Za-z0-9_]{0,127}", spec.credential_env
+    ):
+        raise UsageError("--credential-env must name an environment variable")
     if spec.credential and spec.credential_env:
         raise UsageError("give a credential or an environment variable name, not both")
     if spec.kind is VendorKind.AZURE_OPENAI and not spec.api_version:
@@ -123,6 +148,7 @@ def add_vendor(ctx: Context, spec: VendorSpec) -> Vendor:
                 )
             )
         _bump(conn)
+    _notify(ctx)
     vendor = get_vendor(ctx, spec.name, with_secret=False)
     data = vendor.to_dict()
     data["replaced"] = bool(exists)
@@ -139,6 +165,7 @@ def set_vendor_status(ctx: Context, name: str, status: Status, reason: str) -> V
             .values(status=status.value, updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     ctx.record(
         "vendors.registered",
         f"vendor:{name}",
@@ -249,6 +276,7 @@ def add_route(ctx: Context, spec: RouteSpec) -> Route:
                 )
             )
         _bump(conn)
+    _notify(ctx)
     route = get_route(ctx, spec.alias)
     data = route.to_dict()
     data["replaced"] = bool(exists)
@@ -277,6 +305,7 @@ def set_weights(ctx: Context, alias: str, weights: Mapping[str, int]) -> Route:
             .values(targets=json.dumps([t.to_dict() for t in targets]), updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     route = get_route(ctx, alias)
     ctx.record(
         "routes.configured",
@@ -295,6 +324,7 @@ def set_route_status(ctx: Context, alias: str, status: Status, reason: str) -> R
             .values(status=status.value, updated_at=now_text())
         )
         _bump(conn)
+    _notify(ctx)
     ctx.record(
         "routes.configured",
         f"route:{alias}",

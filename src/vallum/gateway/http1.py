@@ -65,7 +65,14 @@ class Response:
     """Status, lower-cased headers, and a body read on demand."""
 
     def __init__(
-        self, pool: Http1Pool, origin: Origin, conn: _Conn, status: int, headers: dict[str, str]
+        self,
+        pool: Http1Pool,
+        origin: Origin,
+        conn: _Conn,
+        status: int,
+        headers: dict[str, str],
+        *,
+        http10: bool = False,
     ) -> None:
         self._pool = pool
         self._origin = origin
@@ -77,9 +84,9 @@ class Response:
         self._length = int(length) if length is not None and not self._chunked else None
         if self._length is not None and not 0 <= self._length <= MAX_BODY:
             raise HttpError("bad content-length")
-        self._reusable = headers.get("connection", "").lower() != "close" and (
-            self._chunked or self._length is not None
-        )
+        conn_header = headers.get("connection", "").lower()
+        keep = conn_header == "keep-alive" if http10 else conn_header != "close"
+        self._reusable = keep and (self._chunked or self._length is not None)
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The body as it arrives; the connection returns to the pool at the end."""
@@ -235,7 +242,7 @@ class Http1Pool:
             if line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-        return Response(self, origin, conn, int(parts[1]), headers)
+        return Response(self, origin, conn, int(parts[1]), headers, http10=parts[0] == "HTTP/1.0")
 
     def close(self) -> None:
         for idle in self._idle.values():

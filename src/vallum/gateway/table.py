@@ -3,9 +3,10 @@
 A worker loads every vendor (credentials decrypted, in memory only) and route
 once, then polls the one-row ``gateway_config_version`` every
 ``poll_seconds`` from a background thread; when the version moved it reloads.
-A change made in this process reloads at once. So a suspended vendor or route
-is refused by every worker within ``poll_seconds``, with no database query on
-the request path.
+With Redis configured, a change also publishes a message that wakes every
+worker's poller at once. So a suspended vendor or route is refused by every
+worker within milliseconds (Redis) or ``poll_seconds`` (without), with no
+database query on the request path.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from redis import RedisError
 
 from vallum.context import Context
 from vallum.errors import NotFoundError, PolicyViolation, VallumError
 from vallum.gateway import config
 from vallum.gateway.policy import DEMO_ROUTE, DEMO_VENDOR, Route, Status, Target, Vendor
+from vallum.store.redis import client as redis_client
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +36,16 @@ class Snapshot:
 
 
 class RouteTable:
-    def __init__(self, ctx: Context, *, demo: bool = True, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        demo: bool = True,
+        poll_seconds: float = 0.5,
+        redis_url: str | None = None,
+    ) -> None:
         self._ctx = ctx
+        self._redis_url = redis_url
         self._demo = demo
         self._poll = poll_seconds
         self._stop = threading.Event()
@@ -60,8 +73,31 @@ class RouteTable:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def _wait(self) -> Callable[[], bool]:
+        """A wait of up to ``poll_seconds`` that a Redis message ends early."""
+        if self._redis_url is None:
+            return lambda: not self._stop.wait(self._poll)
+        try:
+            pubsub = redis_client(self._redis_url).pubsub(  # type: ignore[no-untyped-call]
+                ignore_subscribe_messages=True
+            )
+            pubsub.subscribe(config.CHANNEL)
+        except RedisError as exc:
+            log.warning("no Redis notifications, polling only: %s", type(exc).__name__)
+            return lambda: not self._stop.wait(self._poll)
+
+        def wait() -> bool:
+            try:
+                pubsub.get_message(timeout=self._poll)
+            except RedisError:
+                self._stop.wait(self._poll)
+            return not self._stop.is_set()
+
+        return wait
+
     def _loop(self) -> None:
-        while not self._stop.wait(self._poll):
+        wait = self._wait()
+        while wait():
             try:
                 if config.config_version(self._ctx.engine) != self.snapshot.version:
                     self.reload()

@@ -17,7 +17,7 @@ from tests.integration.gateway.conftest import free_port
 from vallum.config import VallumSettings
 from vallum.context import initialise, open_context
 from vallum.gateway import config
-from vallum.gateway.policy import GuardPolicy, Target
+from vallum.gateway.policy import GuardPolicy, Status, Target
 from vallum.governance import audit as audit_service
 from vallum.identity import apikeys
 
@@ -101,7 +101,10 @@ def test_two_processes_share_limits_revocation_and_one_ledger(
             config.RouteSpec("free", (Target("demo", "demo-echo", 100),), GuardPolicy.all_off()),
         )
     env = _env(settings, redis_url)
-    ports = [free_port(), free_port()]
+    ports = [free_port()]
+    while len(ports) < 2:  # a port just released may be handed out again
+        if (p := free_port()) not in ports:
+            ports.append(p)
     procs = [_start(env, p) for p in ports]
     try:
         # Shared rate limit: 4 per minute for the route, whichever process answers.
@@ -110,6 +113,12 @@ def test_two_processes_share_limits_revocation_and_one_ledger(
         assert codes[4:] == [429, 429]
         for p in ports:
             assert _chat(p, key, "free").status_code == 200
+        # Suspension reaches both at once (Redis pub/sub, before the 0.5 s poll).
+        with open_context(settings) as ctx:
+            config.set_route_status(ctx, "shared", Status.SUSPENDED, "incident")
+        time.sleep(0.15)
+        for p in ports:
+            assert _chat(p, key, "shared").status_code == 403
         # Shared revocation: revoked here, refused by both within a second.
         with open_context(settings) as ctx:
             apikeys.revoke_key(ctx.directory, "user:admin", key.split("_")[1], "test")
@@ -136,7 +145,11 @@ def test_two_processes_share_limits_revocation_and_one_ledger(
             limited = conn.execute(
                 select(func.count()).where(LedgerEvent.action == "gateway.rate_limited")
             ).scalar()
+            blocked = conn.execute(
+                select(func.count()).where(LedgerEvent.action == "gateway.blocked")
+            ).scalar()
     assert n == 4 + 2 + 2  # six answered, two refused with a bad key (failure)
+    assert blocked == 2
     assert limited == 2
 
 

@@ -112,3 +112,51 @@ def test_loads_lazily() -> None:
     assert det._names is None
     det.detect("x")
     assert det._names is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("She lives at 5049 Harjukuja 54, Helsinki.", "5049 Harjukuja 54"),
+        ("Office: Via Franscini 71, Lugano", "Via Franscini 71"),
+        ("Ship to Suite 282 please", "Suite 282"),
+        ("TRANSFERRED TO GH FOR CATH.", "GH"),
+        ("Lives alone in Akron since 2001.", "Akron"),
+    ],
+)
+def test_places(text: str, value: str) -> None:
+    assert ("GEOGRAPHIC", value) in found(text)
+
+
+def test_address_block_lines_are_places() -> None:
+    text = "Send to:\n28245 Puruntie 82 Apt. 595\nLAPPEENRANTA\n53650\n\nThanks"
+    got = {v for t, v in found(text) if t == "GEOGRAPHIC"}
+    assert "LAPPEENRANTA" in got and "53650" in got
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ROBERT V. DEGIORGIO, RRT", "ROBERT V. DEGIORGIO"),
+        ("PER W. MAROTTA AWARE", "W. MAROTTA"),
+        ("social: son bill called for update", "bill"),
+        ("dr. murphy aware of labs", "murphy"),
+        ("Hank Przybylo (son) called", "Hank Przybylo"),
+        ("Łukasz Kowalczyk was admitted", "Łukasz Kowalczyk"),
+    ],
+)
+def test_names_in_hard_places(text: str, value: str) -> None:
+    assert ("NAME", value) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tolerated PSV 10/5, 40%; flowby 6/3; settings 10/5/50%.",
+        "C/O 5.6/67 after cath. Shift 1900-0700 uneventful.",
+        "3 WAY FOLEY IN PLACE. HR 70 AV PACED. ON 4L NP.",
+        "S. aureus and E. coli grew; transferred to ICU.",
+    ],
+)
+def test_icu_shorthand_is_not_phi(text: str) -> None:
+    assert found(text) == set()
