@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/signing_bench.py
 	$(BIN)/python bench/scan_bench.py
 	$(BIN)/python bench/injection_bench.py
+	$(BIN)/python bench/gateway_bench.py
 	$(BIN)/python bench/phi_bench.py --write-docs
 
 clean:
