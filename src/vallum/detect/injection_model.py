@@ -111,7 +111,9 @@ class InjectionModel:
     sha256: str
     calibration: float = 0.5
     """Raw probability at which the validation false-positive rate was 1 %."""
-    _cache: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[str, tuple[float, int, bytes, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def calibrated(self, p: float) -> float:
         """Map a raw probability so that ``calibration`` lands on 0.5 (monotone, in [0, 1])."""
@@ -129,27 +131,41 @@ class InjectionModel:
         return best
 
     def _dot(self, text: str) -> float:
-        """``w . features(text)`` from cached per-token sums (same value, far fewer hashes)."""
+        """``w . features(text)`` from cached per-token sums (same value, far fewer hashes).
+
+        Per distinct token the cache holds its own weight sum and feature count, its
+        UTF-8 bytes and the CRC-32 state after ``b"b" + token + b" "``: a bigram's key
+        is then one incremental CRC over the next token's bytes, with no string built.
+        """
         w = self.weights
         cache = self._cache
-        bits = self.bits
+        mask = (1 << self.bits) - 1
+        crc = zlib.crc32
         total = 0
         acc = 0.0
-        prev = "<s>"
+        state = _START_STATE
         for tok in tokens(text):
             hit = cache.get(tok)
             if hit is None:
-                keys = word_keys(tok, bits)
-                hit = (sum(w[k] for k in keys), len(keys))
-                if len(cache) < _CACHE_MAX:
-                    cache[tok] = hit
-            acc += hit[0] + w[bigram_key(prev, tok, bits)]
-            total += hit[1] + 1
-            prev = tok
+                hit = self._entry(tok)
+            acc += hit[0] + w[crc(hit[2], state) & mask]
+            total += hit[1]
+            state = hit[3]
         return acc / math.sqrt(total) if total else 0.0
+
+    def _entry(self, tok: str) -> tuple[float, int, bytes, int]:
+        w = self.weights
+        keys = word_keys(tok, self.bits)
+        raw = tok.encode("utf-8", "surrogatepass")
+        entry = (sum(w[k] for k in keys), len(keys) + 1, raw, zlib.crc32(b"b" + raw + b" "))
+        if len(self._cache) < _CACHE_MAX:
+            self._cache[tok] = entry
+        return entry
 
 
 _CACHE_MAX = 200_000
+_START_STATE = zlib.crc32(b"b<s> ")
+"""CRC-32 state of a bigram whose first token is the start marker ``<s>``."""
 _lock = threading.Lock()
 _cached: InjectionModel | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["RuleHit", "scan_rules"]
 
@@ -474,6 +475,48 @@ _TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
 )  # fmt: skip
 if len(_TRIGGERS) != len(_RULES):  # pragma: no cover - a programming error caught at import
     raise RuntimeError("every injection rule needs its prefilter")
+_TRIGGER_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(group) for group in groups) for groups in _TRIGGERS
+)
+_ALL_TRIGGERS: tuple[str, ...] = tuple(
+    sorted({t for groups in _TRIGGERS for g in groups for t in g})
+)
+
+
+def _trie_pattern(words: tuple[str, ...]) -> str:
+    """An alternation of ``words`` as a trie (one branch per first letter, greedy = longest)."""
+    trie: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+_TRIGGER_SCAN = re.compile("(?=(" + _trie_pattern(_ALL_TRIGGERS) + "))")
+"""One pass over the lower-cased text: at each position, the longest trigger starting there."""
+_PREFIXES: dict[str, frozenset[str]] = {
+    f: frozenset(t for t in _ALL_TRIGGERS if f.startswith(t)) for f in _ALL_TRIGGERS
+}
+"""The triggers that also start where a longer one does (they are its prefixes)."""
+
+
+def _present_triggers(low: str) -> set[str]:
+    """Every trigger substring that occurs in ``low`` (same as testing each with ``in``)."""
+    present: set[str] = set()
+    for longest in set(_TRIGGER_SCAN.findall(low)):
+        present |= _PREFIXES[longest]
+    return present
+
 
 _MENTIONED = re.compile(
     r"(?:[\"'`]|f[\"'])\s*(?:<\||\[/?INST\]|<<|</?sys)|(?:\|>|\]|>>|>)[\"'`]|"
@@ -524,8 +567,9 @@ def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
     """Every rule hit in ``text`` (one view). ``depth`` > 0 skips the structural rules."""
     hits: list[RuleHit] = []
     low = text.lower()
-    for (kind, score, pattern), groups in zip(_RULES, _TRIGGERS, strict=True):
-        if not all(any(t in low for t in group) for group in groups):
+    present = _present_triggers(low)
+    for (kind, score, pattern), groups in zip(_RULES, _TRIGGER_SETS, strict=True):
+        if not all(not present.isdisjoint(group) for group in groups):
             continue
         m = pattern.search(text)
         if m is not None:
@@ -540,7 +584,7 @@ def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
             complying = len(_COMPLY.findall(text))
             score = 0.9 if complying >= 3 else 0.4
             hits.append(RuleHit(MANY_SHOT, score, 0, len(text)))
-        if _CONCAT.search(text) or _SPLIT_INSTR.search(text):
+        if _may_split(text, low) and (_CONCAT.search(text) or _SPLIT_INSTR.search(text)):
             joined = _joined_parts(text)
             inner = scan_rules(joined, depth=1) if joined else []
             if inner:
@@ -550,8 +594,19 @@ def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
     return hits
 
 
+_SPLIT_WORDS = ("combin", "concat", "join", "together", "merg", "assembl", "resulting")
+"""Every match of :data:`_SPLIT_INSTR` without a ``+`` holds one of these (lower-cased)."""
+
+
+def _may_split(text: str, low: str) -> bool:
+    """Cheap necessary condition for :data:`_CONCAT` or :data:`_SPLIT_INSTR` to match."""
+    return "+" in text or any(w in low for w in _SPLIT_WORDS)
+
+
 def joined_view(text: str) -> str:
     """The concatenated parts of a split payload, for the classifier to read."""
+    if not _may_split(text, text.lower()):
+        return ""
     if not (_CONCAT.search(text) or _SPLIT_INSTR.search(text)):
         return ""
     return _joined_parts(text)

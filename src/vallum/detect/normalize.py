@@ -406,6 +406,10 @@ _COMMON = frozenset(
     ]
 )
 _WORD = re.compile(r"[a-z]+")
+_COMMON_ROT13 = frozenset(codecs.encode(w, "rot13") for w in _COMMON)
+_COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON)
+_LEET_RUN = re.compile(r"(?<![\w@$!])[\w@$!]*[013457@$!][\w@$!]*")
+"""A whole run of token characters holding a leet character (anchored: linear time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,12 +432,13 @@ class Normalized:
     """Every view of a text, plus what was hidden in it.
 
     ``text`` is the main view (NFKC, invisibles removed, look-alikes folded);
-    ``offsets[i]`` is the index in the original of ``text[i]``.
+    ``offsets[i]`` is the index in the original of ``text[i]``, or ``None`` when the
+    main view *is* the original (plain ASCII: no table is built).
     """
 
     original: str
     text: str
-    offsets: tuple[int, ...]
+    offsets: tuple[int, ...] | None
     views: tuple[View, ...]
     invisible: int
     """How many zero-width or bidi characters inside words, or tag characters, were removed."""
@@ -444,6 +449,12 @@ class Normalized:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of :attr:`text` back to the original text."""
+        if self.offsets is None:  # plain text: the main view is the original
+            last = len(self.text) - 1
+            if last < 0:
+                return (0, len(self.original))
+            s = min(start, last)
+            return (s, max(min(max(end - 1, 0), last) + 1, s))
         if not self.offsets:
             return (0, len(self.original))
         s = self.offsets[min(start, len(self.offsets) - 1)]
@@ -474,12 +485,18 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
     offsets: list[int] = []
     invisible = 0
     tags: list[str] = []
-    for run in _ASCII_RUN.finditer(text):
+    for run in _PLAIN_RUN.finditer(text):
         ch = run.group()
         i = run.start()
-        if ch.isascii():  # the common case: a whole run at once
-            out.append(ch)
+        if ch.isascii() or (_SPECIAL.match(ch) is None and unicodedata.is_normalized("NFKC", ch)):
+            out.append(ch)  # the common case: a whole run of ordinary characters at once
             offsets.extend(range(i, run.end()))
+            continue
+        if len(ch) > 1:  # ordinary characters, some not in NFKC form: one at a time
+            for k, c in enumerate(ch):
+                for n in unicodedata.normalize("NFKC", c):
+                    out.append(n)
+                    offsets.append(i + k)
             continue
         cp = ord(ch)
         if cp in _INVISIBLE:
@@ -504,7 +521,14 @@ def _clean(text: str) -> tuple[str, list[int], int, str, int]:
 
 _TOKEN = re.compile(r"\w+")
 _LATIN = re.compile(r"[A-Za-z]")
-_ASCII_RUN = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
+_SPECIAL_CLASS = (
+    "".join(re.escape(chr(c)) for c in sorted(_INVISIBLE))
+    + "".join(re.escape(c) for c in _CONFUSABLES)
+    + "\U000e0000-\U000e007f"
+)
+_SPECIAL = re.compile(f"[{_SPECIAL_CLASS}]")
+"""Characters the cleaning step may drop or fold: invisibles, tag characters, look-alikes."""
+_PLAIN_RUN = re.compile(f"[^{_SPECIAL_CLASS}]+|[{_SPECIAL_CLASS}]")
 
 
 def _fold_mixed(text: str) -> tuple[str, int]:
@@ -639,31 +663,69 @@ def _unleet(m: re.Match[str]) -> str:
     return tok
 
 
+def _shares(words: list[str]) -> tuple[float, float, float]:
+    """Englishness of a word list as it is, read in ROT13, and read reversed (one pass).
+
+    ROT13 and reversal map ``[a-z]+`` runs to runs, so the share of common words in
+    ``rot13(text)`` is the share of ``words`` in :data:`_COMMON_ROT13` (likewise for
+    reversed text): the transformed texts are only built when they read better.
+    """
+    if not words:
+        return 0.0, 0.0, 0.0
+    n = len(words)
+    common = rot = rev = 0
+    for w in words:
+        common += w in _COMMON
+        rot += w in _COMMON_ROT13
+        rev += w in _COMMON_REVERSED
+    return common / n, rot / n, rev / n
+
+
+def _may_leet(sample: str) -> bool:
+    """Whether any token mixes a leetspeak character with an ASCII letter (else no leet view)."""
+    return any(_ASCII_LETTER.search(m.group()) for m in _LEET_RUN.finditer(sample))
+
+
 def _whole_text_views(text: str) -> list[tuple[str, str]]:
     """Whole-text readings that are kept only when they read more like English."""
     views: list[tuple[str, str]] = []
-    base = englishness(text)
     sample = text[:MAX_DECODE_INPUT]
-    rot = codecs.encode(sample, "rot13")
-    if _reads_better(englishness(rot), base):
-        views.append(("rot13", rot))
-    rev = sample[::-1]
-    if _reads_better(englishness(rev), base):
-        views.append(("reversed", rev))
+    if sample.isascii():
+        words = _WORD.findall(sample.lower())
+        base, rot_share, rev_share = _shares(words)
+        if len(text) > len(sample):
+            base = _shares(_WORD.findall(text.lower()))[0]
+        if _reads_better(rot_share, base):
+            views.append(("rot13", codecs.encode(sample, "rot13")))
+        if _reads_better(rev_share, base):
+            views.append(("reversed", sample[::-1]))
+    else:
+        base = englishness(text)
+        rot = codecs.encode(sample, "rot13")
+        if _reads_better(englishness(rot), base):
+            views.append(("rot13", rot))
+        rev = sample[::-1]
+        if _reads_better(englishness(rev), base):
+            views.append(("reversed", rev))
     if _SPACED.search(sample):
         despaced = _despace(sample)
         if despaced != sample:
             views.append(("despaced", despaced))
-    leet = _LEET_TOKEN.sub(_unleet, sample)
-    if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
-        views.append(("leet", leet))
+    if _may_leet(sample):
+        leet = _LEET_TOKEN.sub(_unleet, sample)
+        if leet != sample and _common_words(leet) >= _common_words(sample) + 2:
+            views.append(("leet", leet))
     return views
 
 
 def normalize(text: str) -> Normalized:
     """Every view of ``text`` a model could read, within the decoding bounds."""
-    if text.isascii():
-        main, offsets, invisible, tags, homoglyphs = text, list(range(len(text))), 0, "", 0
+    offsets: list[int] | None
+    if text.isascii() or (
+        _SPECIAL.search(text) is None and unicodedata.is_normalized("NFKC", text)
+    ):
+        # the common case: nothing to clean or fold, and no offset table to build
+        main, offsets, invisible, tags, homoglyphs = text, None, 0, "", 0
     else:
         main, offsets, invisible, tags, homoglyphs = _clean(text)
     n = len(text)
@@ -689,10 +751,13 @@ def normalize(text: str) -> Normalized:
             seen.add(d.text)
             views.append(d)
             queue.append(d)
-    return Normalized(text, main, tuple(offsets), tuple(views), invisible, tags, homoglyphs)
+    table = None if offsets is None else tuple(offsets)
+    return Normalized(text, main, table, tuple(views), invisible, tags, homoglyphs)
 
 
-def _span(offsets: list[int], s: int, e: int, n: int) -> tuple[int, int]:
+def _span(offsets: list[int] | None, s: int, e: int, n: int) -> tuple[int, int]:
+    if offsets is None:
+        return (min(s, n - 1), min(max(e - 1, 0), n - 1) + 1) if n else (0, n)
     if not offsets:
         return (0, n)
     a = offsets[min(s, len(offsets) - 1)]
