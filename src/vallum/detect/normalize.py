@@ -408,6 +408,8 @@ _COMMON = frozenset(
 _WORD = re.compile(r"[a-z]+")
 _COMMON_ROT13 = frozenset(codecs.encode(w, "rot13") for w in _COMMON)
 _COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON)
+_LOWERS_TO_ASCII = re.compile("[\u0130\u212a]")
+"""The only non-ASCII characters whose lower case holds an ASCII letter (İ, Kelvin sign)."""
 _LEET_RUN = re.compile(r"(?<![\w@$!])[\w@$!]*[013457@$!][\w@$!]*")
 """A whole run of token characters holding a leet character (anchored: linear time)."""
 
@@ -690,7 +692,9 @@ def _whole_text_views(text: str) -> list[tuple[str, str]]:
     """Whole-text readings that are kept only when they read more like English."""
     views: list[tuple[str, str]] = []
     sample = text[:MAX_DECODE_INPUT]
-    if sample.isascii():
+    if sample.isascii() or not _LOWERS_TO_ASCII.search(sample):
+        # ROT13 touches only ASCII letters, and only these two characters lower-case into
+        # ASCII letters: elsewhere the word-list shares equal the transformed texts' shares
         words = _WORD.findall(sample.lower())
         base, rot_share, rev_share = _shares(words)
         if len(text) > len(sample):
