@@ -121,14 +121,32 @@ def leak_report(samples: list[str], w: Callable[[str], None]) -> None:
             stream.feed(text[i : i + 16])
         stream.close()
 
+    links_only = LeakDetector(
+        canaries=["vlm-canary-5e1f0a9b"], allowed_domains=["example.com"], phi=False, secrets=False
+    )
+    links_only.detect("warm up")
+
+    def streamed_links(text: str) -> None:
+        stream = links_only.stream()
+        for i in range(0, len(text), 16):
+            stream.feed(text[i : i + 16])
+        stream.close()
+
+    held = ["See ![chart](https://img.test/c.png?d=" + "A" * 1900 + ") for details."] * 20
     d50, d99 = latency(leak.detect, samples[:100], clock="cpu")
     s50, s99 = latency(streamed, samples[:100], clock="cpu")
+    l50, l99 = latency(streamed_links, samples[:100], clock="cpu")
+    h50, h99 = latency(streamed_links, held, clock="cpu")
     w("Output filter (`LeakDetector`: canaries, links, PHI, secrets), CPU time per 1 KB response:")
     w("")
     w("| mode | p50 ms | p99 ms |")
     w("|---|---|---|")
     w(f"| detect() on the whole response | {d50:.2f} | {d99:.2f} |")
     w(f"| stream(), 16-character chunks (64 feeds) | {s50:.2f} | {s99:.2f} |")
+    w(f"| stream(), canaries + links only (the gateway's leak guard), 16-char chunks "
+      f"| {l50:.2f} | {l99:.2f} |")  # fmt: skip
+    w(f"| stream(), canaries + links only, a 1.9 KB unclosed image link held back "
+      f"| {h50:.2f} | {h99:.2f} |")  # fmt: skip
 
 
 def main() -> None:
@@ -154,6 +172,10 @@ def main() -> None:
     samples = kb_samples(rng_texts, args.samples)
     p50, p99 = latency(detector.detect, samples)
     c50, c99 = latency(detector.detect, samples, clock="cpu")
+    benign_kb = kb_samples(
+        sorted((e.text for e in test if e.label == 0), key=lambda t: (len(t) % 97, t)), args.samples
+    )
+    b50, b99 = latency(detector.detect, benign_kb, clock="cpu")
     load = os.getloadavg()[0]
     rules_only = InjectionDetector(
         __import__("vallum.detect", fromlist=["DetectorConfig"]).DetectorConfig(
@@ -184,6 +206,7 @@ def main() -> None:
       f"{d_tpr:.3f} / {d_fpr:.3f} | {p50:.2f} | {p99:.2f} |")  # fmt: skip
     w(f"| Vallum injection, CPU time (load average {load:.1f} on {os.cpu_count()} cores) "
       f"| | | | | {c50:.2f} | {c99:.2f} |")  # fmt: skip
+    w(f"| Vallum injection, CPU time, benign 1 KB prompts only | | | | | {b50:.2f} | {b99:.2f} |")
     rs = [rules_only.detect(e.text).score for e in head]
     rt, rf = rates(rs, labels, 0.5)
     w(f"| Vallum injection, rules only | - | - | - | {rt:.3f} / {rf:.3f} | {r50:.2f} | {r99:.2f} |")
