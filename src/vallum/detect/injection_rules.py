@@ -579,7 +579,7 @@ def scan_rules(text: str, *, depth: int = 0) -> list[RuleHit]:
                 score = 0.45  # a delimiter quoted in code or named in a question, not used
             hits.append(RuleHit(kind, score, m.start(), m.end()))
     if depth == 0:
-        turns = _TURN.findall(text)
+        turns = _TURN.findall(text) if ":" in text else []
         if len(turns) >= 8:
             complying = len(_COMPLY.findall(text))
             score = 0.9 if complying >= 3 else 0.4

@@ -314,7 +314,8 @@ class LeakStream:
         self._pending_len = 0
         self._tail = ""  # released text kept as context
         self._released = 0  # raw characters released (absolute offset of _buf[0])
-        self._findings: dict[tuple[str, int, int], Finding] = {}
+        self._findings: dict[tuple[str, int, int], Finding] = {}  # only ever grows
+        self._cached: tuple[int, Verdict] | None = None
         self._blocked = False
         self._closed = False
         self._held = 0  # characters held back after the last scan
@@ -409,4 +410,10 @@ class LeakStream:
         return out_text, verdict
 
     def _verdict(self) -> Verdict:
-        return Verdict.from_findings(_NAME, self._findings.values(), self._d.config.threshold)
+        """The verdict so far, rebuilt only when a finding was added since the last one."""
+        if self._cached is None or self._cached[0] != len(self._findings):
+            verdict = Verdict.from_findings(
+                _NAME, self._findings.values(), self._d.config.threshold
+            )
+            self._cached = (len(self._findings), verdict)
+        return self._cached[1]

@@ -632,11 +632,13 @@ def _decoded_payloads(text: str) -> list[tuple[str, str, int, int]]:
         dec = _decode_hex(m.group()[:MAX_DECODE_INPUT])
         if dec is not None:
             found.append(("hex", dec, m.start(), m.end()))
-    for m in _BASE32.finditer(text):
+    runs = list(_BASE64.finditer(text))
+    # base32's alphabet is inside base64's: without a long base64-alphabet run, no base32 run
+    for m in _BASE32.finditer(text) if runs else ():
         dec = _decode_b32(m.group()[:MAX_DECODE_INPUT])
         if dec is not None:
             found.append(("base32", dec, m.start(), m.end()))
-    for m in _BASE64.finditer(text):
+    for m in runs:
         token = m.group()
         if token.isalpha() and (token.islower() or token.isupper()):
             continue  # an ordinary long word
