@@ -14,12 +14,13 @@ A response leaks when it carries
 * **secrets** (types as the secrets detector names them).
 
 :meth:`LeakDetector.stream` filters a response as it streams: each ``feed``
-returns the text that is safe to emit now; it scans once 96 new characters have
-arrived and then holds back only what could still be the start of a match (a canary
-prefix, an unclosed link, a partial token), never more than :data:`MAX_HOLD`
-characters. With ``Action.REDACT`` the released text has
-each finding replaced by ``[TYPE]``; with ``Action.BLOCK`` nothing more is
-released once a leak is seen.
+returns the text that is safe to emit now; it scans once 96 new characters, and at
+least as many as it holds back, have arrived (each scan re-reads the held text, so
+the work stays linear: amortised O(chunk) per feed), and then holds back only what
+could still be the start of a match (a canary prefix, an unclosed link, a partial
+token), never more than :data:`MAX_HOLD` characters after a scan. With
+``Action.REDACT`` the released text has each finding replaced by ``[TYPE]``; with
+``Action.BLOCK`` nothing more is released once a leak is seen.
 """
 
 from __future__ import annotations
