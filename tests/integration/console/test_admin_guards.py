@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from tests.integration.console.conftest import SETUP_ACTOR, Site
 from vallum.api.auth import CSRF_FIELD, declared_permission
-from vallum.console import access_pages, keys_pages, reviews_pages, users_pages
+from vallum.console import access_pages, gateway_pages, keys_pages, reviews_pages, users_pages
 from vallum.identity import accounts
 from vallum.identity.permissions import Permission as P
 
@@ -47,6 +47,7 @@ ROUTES: dict[tuple[str, str], P] = {
     ("POST", "/reviews/{campaign_id}/items/{item_id}/certify"): P.REVIEWS_CERTIFY,
     ("POST", "/reviews/{campaign_id}/items/{item_id}/revoke"): P.REVIEWS_CERTIFY,
     ("POST", "/reviews/{campaign_id}/close"): P.REVIEWS_MANAGE,
+    ("GET", "/gateway"): P.MONITOR_READ,
 }
 PAGES = [path for method, path in ROUTES if method == "GET" and "{" not in path]
 POSTS = [path for method, path in ROUTES if method == "POST"]
@@ -72,7 +73,7 @@ def _all_but(site: Site, permission: P) -> str:
 
 def test_every_admin_route_is_listed_with_its_permission() -> None:
     served: dict[tuple[str, str], P | None] = {}
-    for module in (users_pages, keys_pages, access_pages, reviews_pages):
+    for module in (users_pages, keys_pages, access_pages, reviews_pages, gateway_pages):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             for method in route.methods or ():
