@@ -7,10 +7,11 @@
 1. Detection: the DEV corpus of ``shared/bench/make_model_corpus.py`` (generated into
    a temporary directory, labels in ``labels.json``) is scanned by every tool; per
    tool: malicious files flagged, benign files flagged (false positives), errors.
-2. Throughput: a set of state-dict-like pickles (big tensors as BINBYTES plus
-   thousands of small tensors and keys) is scanned by Vallum (one process, then a
-   process pool over every core) and by picklescan, in the same run; pickle
-   bytes/s, and opcodes/s with the opcode count from ``pickletools``.
+2. Throughput: a set of state-dict-like pickles in three shapes (big tensors as
+   BINBYTES plus thousands of small tensors and keys) is scanned by Vallum (one
+   process, then a pool of one worker process per core) and by picklescan, in the
+   same run; pickle bytes/s and opcodes/s (opcode count from ``pickletools``), in
+   wall-clock and per CPU second (the pool's CPU includes its reaped workers).
 
 The peers live in a separate venv (``bench/.venv-peers``, git-ignored), never in
 Vallum's. Results print as Markdown for docs/benchmarks.md; the machine is shared,

@@ -259,7 +259,8 @@ def identify_cmd(state: State, path: Path, limit: int, fmt: str) -> int:
         where = f" (as {m.file})" if m.file else ""
         click.echo(
             f"{m.version.ref}: {m.kind}{where}, shares {m.shared:.0%} of {found.tensors} "
-            f"tensors, covers {m.covers:.0%} of its own"
+            f"distinctive tensor(s) of {path.name}, covers {m.covers:.0%} of its own"
+            + (f" ({found.trivial} constant tensor(s) not compared)" if found.trivial else "")
         )
     for note in found.notes:
         click.echo(f"note: {note}", err=True)

@@ -165,7 +165,8 @@ def _text_lines(results: list[FileResult], counts: dict[str, int]) -> Iterator[s
         for f in r.findings:
             yield f"    [{f.severity}] {f.rule}: {f.message} ({f.location})"
     yield (
-        f"{counts['files']} files: {counts['safe']} safe, {counts['unsafe']} unsafe, "
+        f"{counts['files']} file{'' if counts['files'] == 1 else 's'}: "
+        f"{counts['safe']} safe, {counts['unsafe']} unsafe, "
         f"{counts['unscannable']} unscannable"
     )
 
