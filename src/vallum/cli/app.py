@@ -8,26 +8,40 @@ from pathlib import Path
 import click
 
 from vallum import __version__
-from vallum.cli.access import access
-from vallum.cli.audit import audit
-from vallum.cli.controls import controls
-from vallum.cli.detect import detect
-from vallum.cli.gate import gate_cmd
-from vallum.cli.gateway import gateway
-from vallum.cli.keys import keys
-from vallum.cli.models import models
+from vallum.cli.lazy import LazyGroup
 from vallum.cli.options import State
-from vallum.cli.redact import detokenize, redact, tokenize
-from vallum.cli.reviews import reviews
-from vallum.cli.routes import routes
-from vallum.cli.scan import scan
-from vallum.cli.signing import sign, verify
-from vallum.cli.system import init, up
-from vallum.cli.users import roles, users
-from vallum.cli.vendors import vendors
+
+#: Each command's module is imported only when that command runs (start-up time).
+COMMANDS = {
+    "init": "vallum.cli.system:init",
+    "up": "vallum.cli.system:up",
+    "audit": "vallum.cli.audit:audit",
+    "controls": "vallum.cli.controls:controls",
+    "keys": "vallum.cli.keys:keys",
+    "users": "vallum.cli.users:users",
+    "roles": "vallum.cli.users:roles",
+    "access": "vallum.cli.access:access",
+    "reviews": "vallum.cli.reviews:reviews",
+    "scan": "vallum.cli.scan:scan",
+    "sign": "vallum.cli.signing:sign",
+    "verify": "vallum.cli.signing:verify",
+    "models": "vallum.cli.models:models",
+    "gate": "vallum.cli.gate:gate_cmd",
+    "gateway": "vallum.cli.gateway:gateway",
+    "vendors": "vallum.cli.vendors:vendors",
+    "routes": "vallum.cli.routes:routes",
+    "detect": "vallum.cli.detect:detect",
+    "redact": "vallum.cli.redact:redact",
+    "tokenize": "vallum.cli.redact:tokenize",
+    "detokenize": "vallum.cli.redact:detokenize",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -51,26 +65,3 @@ def cli(ctx: click.Context, data_dir: Path | None, config: Path | None, debug: b
     """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
     ctx.obj = State(data_dir, config, debug)
-
-
-cli.add_command(init)
-cli.add_command(up)
-cli.add_command(audit)
-cli.add_command(controls)
-cli.add_command(keys)
-cli.add_command(users)
-cli.add_command(roles)
-cli.add_command(access)
-cli.add_command(reviews)
-cli.add_command(scan)
-cli.add_command(sign)
-cli.add_command(verify)
-cli.add_command(models)
-cli.add_command(gate_cmd)
-cli.add_command(gateway)
-cli.add_command(vendors)
-cli.add_command(routes)
-cli.add_command(detect)
-cli.add_command(redact)
-cli.add_command(tokenize)
-cli.add_command(detokenize)

@@ -132,7 +132,8 @@ def register_cmd(
     signed = f"signed by key {(info.key_fingerprint or '?')[:16]}" if info.signed else "unsigned"
     click.echo(
         f"registered {ref}: {len(done.files)} file(s), {_size(info.total_size)}, {info.format}, "
-        f"scan {done.verdict}, {signed}, {len(done.fingerprints.tensors)} tensor fingerprints"
+        f"scan {done.verdict}, {signed}, "
+        f"{len(done.fingerprints.tensors)} distinctive tensor fingerprint(s)"
     )
     click.echo(f"manifest {info.manifest_digest}")
     for note in done.fingerprints.notes:
@@ -157,13 +158,13 @@ def list_cmd(state: State, name: str | None, fmt: str) -> int:
     for d in found:
         table.add_row(
             str(d.info.ref),
-            d.info.format,
+            d.info.format.replace(",", ", "),
             d.info.framework or "-",
             _size(d.info.total_size),
             "yes" if d.info.signed else "no",
             d.scan.verdict if d.scan else "-",
             "yes" if d.bom else "no",
-            d.info.created_at,
+            d.info.created_at[:16].replace("T", " ") + "Z",  # to the minute; `show` has it all
         )
     Console().print(table)
     return 0
@@ -259,7 +260,8 @@ def identify_cmd(state: State, path: Path, limit: int, fmt: str) -> int:
         where = f" (as {m.file})" if m.file else ""
         click.echo(
             f"{m.version.ref}: {m.kind}{where}, shares {m.shared:.0%} of {found.tensors} "
-            f"tensors, covers {m.covers:.0%} of its own"
+            f"distinctive tensor(s) of {path.name}, covers {m.covers:.0%} of its own"
+            + (f" ({found.trivial} constant tensor(s) not compared)" if found.trivial else "")
         )
     for note in found.notes:
         click.echo(f"note: {note}", err=True)

@@ -8,14 +8,18 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from vallum.config import VallumSettings, load_settings
-from vallum.context import Context, open_context
 from vallum.errors import UsageError
-from vallum.governance.catalog import parse_duration as catalog_duration
+
+if TYPE_CHECKING:
+    from vallum.config import VallumSettings
+    from vallum.context import Context
+
+# The settings, the kernel and the catalog are imported on first use, not at
+# start-up: commands that never open the data directory skip their import time.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,12 +40,16 @@ class State:
 
     def settings(self, **flags: Any) -> VallumSettings:
         if self._settings is None or flags:
+            from vallum.config import load_settings
+
             self._settings = load_settings(self.config, data_dir=self.data_dir, **flags)
             if not self.debug:
                 logging.getLogger().setLevel(self._settings.log_level.upper())
         return self._settings
 
     def context(self, **flags: Any) -> Context:
+        from vallum.context import open_context
+
         return open_context(self.settings(**flags))
 
 
@@ -65,6 +73,8 @@ def emit_json(value: Any) -> None:
 
 def parse_duration(text: str) -> dt.timedelta:
     """``90d``, ``12h``, ``2w``... -> timedelta; UsageError otherwise."""
+    from vallum.governance.catalog import parse_duration as catalog_duration
+
     try:
         return catalog_duration(text)
     except ValueError:

@@ -9,10 +9,9 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vallum import __version__
 from vallum.cli.options import State, pass_state
@@ -20,6 +19,9 @@ from vallum.errors import ExitStatus, NotInitializedError, UsageError
 from vallum.scan import FileResult, Verdict, record_scan
 from vallum.scan.sarif import scan_root, to_sarif
 from vallum.scan.service import iter_files, scan_file, summary
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 #: A scan is "large" (progress bar, process pool) from this many files or bytes.
 LARGE_FILES = 32
@@ -126,6 +128,15 @@ class _progress:
     def __init__(self, total: int, large: bool) -> None:
         self.bar: Progress | None = None
         if large and sys.stderr.isatty():
+            from rich.console import Console  # only for a bar on a terminal: start-up time
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("scanning"),
                 BarColumn(),
@@ -165,7 +176,8 @@ def _text_lines(results: list[FileResult], counts: dict[str, int]) -> Iterator[s
         for f in r.findings:
             yield f"    [{f.severity}] {f.rule}: {f.message} ({f.location})"
     yield (
-        f"{counts['files']} files: {counts['safe']} safe, {counts['unsafe']} unsafe, "
+        f"{counts['files']} file{'' if counts['files'] == 1 else 's'}: "
+        f"{counts['safe']} safe, {counts['unsafe']} unsafe, "
         f"{counts['unscannable']} unscannable"
     )
 

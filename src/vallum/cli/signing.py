@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vallum.cli.options import State, pass_state
-from vallum.context import Context
 from vallum.errors import ExitStatus, NotInitializedError, VallumError
 from vallum.signing import (
     Method,
@@ -21,6 +20,9 @@ from vallum.signing import (
     sign_model,
     verify_model,
 )
+
+if TYPE_CHECKING:
+    from vallum.context import Context
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _MODEL = click.argument("model", metavar="MODEL", type=click.Path(path_type=Path))

@@ -71,6 +71,7 @@ KNOWN_ACTIONS: Final[frozenset[str]] = frozenset(
         "models.fingerprinted",
         "models.bom_generated",
         "models.gated",
+        "models.exported",
         # datasets
         "datasets.registered",
         "datasets.lineage_recorded",

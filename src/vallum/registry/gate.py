@@ -143,7 +143,11 @@ def _signature(
         try:
             check = check_signature(model, sig, **kwargs)
         except (IntegrityError, UsageError) as exc:
-            last = exc.detail
+            # name the stored copy, not the gate's temporary folder
+            last = exc.detail.replace(f"signature {sig} ", f"the stored {sig.name} ")
+            last = last.replace(str(sig), f"the stored {sig.name}").replace(
+                str(model), str(info.ref)
+            )
             continue
         if check.manifest_digest != info.manifest_digest:
             last = "the signature covers a different set of files"
@@ -168,7 +172,8 @@ def _signature(
         outcome=Outcome.FAILURE,
         data={"manifest_digest": info.manifest_digest, "trusted": len(attempts)},
     )
-    return GateCheck("signature", False, f"not signed by a trusted key: {last}")
+    trusted = f"{len(attempts)} trusted key(s)/chain(s) in the policy"
+    return GateCheck("signature", False, f"not signed by a trusted key ({trusted}): {last}")
 
 
 def _bom(ctx: Context, info: VersionInfo) -> GateCheck:

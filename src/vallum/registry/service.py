@@ -213,7 +213,11 @@ def _enforce_scan(
     raise PolicyViolation(
         f"{req.ref} was not registered: {len(refused)} file(s) {'/'.join(kinds)}: {names}{more}",
         hint=f"see `vallum scan {req.path}`"
-        + ("" if req.allow_unscannable else "; --allow-unscannable accepts unscannable files"),
+        + (
+            "; --allow-unscannable accepts unscannable files"
+            if not req.allow_unscannable and Verdict.UNSCANNABLE in {r.verdict for r in refused}
+            else ""
+        ),
     )
 
 

@@ -173,3 +173,35 @@ def test_the_gate_reads_its_policy_from_the_environment(
     other.write_text(f"trusted_keys: [{stranger.public}]\n", encoding="utf-8")
     code, out, _ = run(capsys, *d, "gate", "t@1", "--policy", str(other))
     assert code == 1 and "FAIL  signature" in out
+
+
+def test_a_hugging_face_folder_scans_safe_and_registers_without_allow_unscannable(
+    data_dir: Path, keys: KeyPair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "hf-model"
+    model.mkdir()
+    (model / "config.json").write_text('{"architectures": ["BertModel"], "hidden_size": 8}\n')
+    (model / "tokenizer.json").write_text('{"version": "1.0", "model": {"type": "WordPiece"}}')
+    (model / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nhello\nworld\n")
+    (model / "README.md").write_text("---\nlicense: apache-2.0\n---\n# hf-model\n")
+    b.write(model / "model.safetensors", b.safetensors({"w": b.values(64, 1), "b": b.values(8, 2)}))
+    sign_model(model, private_key=keys.private)
+    d = ("--data-dir", str(data_dir))
+
+    code, out, err = run(capsys, *d, "scan", str(model), "--format", "json")
+    assert code == 0, err
+    formats = {
+        Path(r["path"]).name: (r["format"], r["verdict"]) for r in json.loads(out)["results"]
+    }
+    assert formats["config.json"] == ("json", "safe")
+    assert formats["tokenizer.json"] == ("json", "safe")
+    assert formats["vocab.txt"] == ("text", "safe")
+    assert formats["README.md"] == ("text", "safe")
+    assert formats["model.safetensors"] == ("safetensors", "safe")
+
+    code, out, err = run(
+        capsys, *d, "models", "register", "hf", str(model), "--version", "1",
+        "--public-key", str(keys.public),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("registered hf@1: 5 file(s)") and "scan safe" in out
