@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from vallum.detect.checksums import dea_valid, iban_valid, luhn_valid, npi_valid
 
-__all__ = ["FAX_CUE", "Rule", "rules"]
+__all__ = ["FAX_CUE", "PREFILTERS", "Rule", "rules"]
 
 Validator = Callable[[str, str, int], float | None]
 """Given (value, text, start): a score capping the rule's, or ``None`` to drop it."""
@@ -42,6 +42,22 @@ class Rule:
     """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
     run: Callable[[int, str], bool] | None = None
     """For digit-led rules: which runs (length, next character) can start a match."""
+    pre: str = ""
+    """Name of a cheap whole-text test (see :data:`PREFILTERS`) that must pass first."""
+
+
+_LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
+_STREET_TAIL = re.compile(
+    r"(?:vej|v[äa]gen|gatan|gata|katu|kuja|tie|laan|straat|stra(?:ss|ß)e|gasse|weg|platz|vegen|"
+    r"veien|gade|allee|steig|ring|utca|ulica|cesta|sokak)\.?\s+\d"
+)
+PREFILTERS: dict[str, Callable[[str], bool]] = {
+    "letter_digit": lambda t: _LETTER_DIGIT.search(t) is not None,
+    "mac": lambda t: t.count(":") + t.count("-") >= 5,
+    "ipv6": lambda t: t.count(":") >= 2,
+    "street_tail": lambda t: _STREET_TAIL.search(t) is not None,
+}
+"""Whole-text tests, each computed at most once per text, that gate the costlier rules."""
 
 
 MONTH = (
@@ -730,6 +746,27 @@ _WORD_LED: dict[str, frozenset[str]] = {
     ),
     "(?i:\\b(?:licen[cs]e plate": frozenset(["lic", "pla", "reg", "tag", "veh"]),
 }
+_FOREIGN_STREET_KEYS = frozenset(
+    [
+        "via",
+        "pia",
+        "cor",
+        "rue",
+        "cal",
+        "ave",
+        "rua",
+        "pra",
+        "lar",
+        "ul",
+        "uli",
+        "pla",
+        "ale",
+        "car",
+        "bou",
+        "che",
+        "all",
+    ]
+)
 _GATED: dict[str, frozenset[str]] = {
     "(?i)\\b(?P<v>\\d{1,2}": MONTH_KEYS,
 }
@@ -746,27 +783,66 @@ def _digit_led(pattern: str) -> bool:
     return rest.startswith(_DIGIT_STARTS)
 
 
+def _run_ip(n: int, c: str) -> bool:
+    return 0 < n <= 3 and c == "."
+
+
+def _run_ssn(n: int, c: str) -> bool:
+    return n == 3 and c in "- ."
+
+
+def _run_card(n: int, _c: str) -> bool:
+    return n >= 4
+
+
+def _run_age(n: int, _c: str) -> bool:
+    return n in (2, 3)
+
+
+def _run_iso_date(n: int, c: str) -> bool:
+    return n == 4 and c in "-/."
+
+
+def _run_date(n: int, c: str) -> bool:
+    return 0 < n <= 2 and c in "/-."
+
+
+def _run_zip(n: int, _c: str) -> bool:
+    return n == 5
+
+
+def _run_house(n: int, c: str) -> bool:
+    return 0 < n <= 6 and (c in " \t-" or c.isalpha())
+
+
+def _run_plus(n: int, c: str) -> bool:
+    return n == 0 and c == "+"
+
+
 def _run_filter(rule: Rule) -> Callable[[int, str], bool] | None:
-    """Which digit runs can start a match of this rule (None: all)."""
+    """Which digit runs can start a match of this rule (None: all).
+
+    Module-level functions, so rules sharing one share its positions per text.
+    """
     p = rule.regex.pattern
     if rule.type == "IP_ADDRESS":
-        return lambda n, c: 0 < n <= 3 and c == "."
+        return _run_ip
     if rule.type == "SSN":
-        return lambda n, c: n == 3 and c in "- ."
+        return _run_ssn
     if rule.type == "CREDIT_CARD":
-        return lambda n, c: n >= 4
+        return _run_card
     if rule.type == "AGE_OVER_89":
-        return lambda n, c: n in (2, 3)
+        return _run_age
     if rule.type == "DATE" and "(?:19|20)\\d\\d[\\-/.]" in p[:60]:
-        return lambda n, c: n == 4 and c in "-/."
+        return _run_iso_date
     if rule.type == "DATE":
-        return lambda n, c: 0 < n <= 2 and c in "/-."
+        return _run_date
     if rule.type == "GEOGRAPHIC" and p.startswith("(?<![\\w\\-])(?P<v>\\d{5}"):
-        return lambda n, c: n == 5
+        return _run_zip
     if rule.type == "GEOGRAPHIC":
-        return lambda n, c: 0 < n <= 6 and (c in " \t-" or c.isalpha())
+        return _run_house
     if rule.type == "PHONE" and p.startswith("(?<![\\w+])(?P<v>\\+"):
-        return lambda n, c: n == 0 and c == "+"
+        return _run_plus
     return None
 
 
@@ -837,9 +913,18 @@ def _keyed(rule: Rule) -> Rule:
     elif pattern.startswith("(?i)\\bwww"):
         rule = dataclasses.replace(rule, needs=("www", "WWW", "Www"))
     elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
-        rule = dataclasses.replace(rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"))
+        rule = dataclasses.replace(
+            rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"), pre="ipv6"
+        )
     elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
-        rule = dataclasses.replace(rule, needs=(":", "-"))
+        rule = dataclasses.replace(rule, pre="mac")
+    elif rule.type in {"DEA", "IBAN", "VEHICLE_ID"} and not rule.digit_led:
+        if pattern.startswith(("(?<![A-Za-z0-9])", "(?i)\\b(?P<v>[A-HJ")):
+            rule = dataclasses.replace(rule, pre="letter_digit")
+    elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?[A-Z"):
+        rule = dataclasses.replace(rule, pre="street_tail")
+    elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?(?:Via"):
+        rule = dataclasses.replace(rule, gate=_FOREIGN_STREET_KEYS)
     elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
         rule = dataclasses.replace(rule, needs=_TLD_HINTS)
 
