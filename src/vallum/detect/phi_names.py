@@ -27,7 +27,8 @@ from vallum.detect.phi_rules import STATE_ZIP, US_STATES
 
 __all__ = ["Lexicons", "NameFinder", "lexicons"]
 
-TOKEN = re.compile(r"[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
+# Not after a word character: a unit glued to a number (4L, 20mg) is no word.
+TOKEN = re.compile(r"(?<!\w)[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -218,6 +219,8 @@ class NameFinder:
 
     def __init__(self, lex: Lexicons) -> None:
         self.lex = lex
+        # Common words that can start nothing: most tokens stop at this look-up.
+        self._inert = lex.noname - _TRIGGERS - lex.first - lex.city_heads
 
     # -- tokens ------------------------------------------------------------
     @staticmethod
@@ -233,8 +236,6 @@ class NameFinder:
         for m in TOKEN.finditer(text):
             word = m.group()
             start, end = m.span()
-            if start and text[start - 1].isdigit():
-                continue  # a unit glued to a number: 4L, 20mg
             low = fold(word)
             if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
@@ -338,20 +339,12 @@ class NameFinder:
                 if k < i:
                     take(k, head_end, "GEOGRAPHIC", 0.85)
 
-        noname, first, city_heads = lex.noname, lex.first, lex.city_heads
-        for i in range(n):
+        inert = self._inert
+        for i, t in enumerate(toks):
             if taken[i]:
                 continue
-            t = toks[i]
             low = t.low
-            if (
-                low in noname
-                and low not in _TRIGGERS
-                and low not in first
-                and low not in city_heads
-                and t.end not in state_zip
-                and len(t.text) != 2
-            ):
+            if low in inert and len(t.text) != 2 and t.end not in state_zip:
                 continue  # a common word that starts nothing: most tokens stop here
             prev = toks[i - 1] if i else None
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
