@@ -115,6 +115,13 @@ class PhiDetector:
                 if not at:
                     continue
                 found: Iterable[re.Match[str]] = _at(rule.regex, text, at)
+            elif rule.lead:
+                at = positions.get(rule.lead)
+                if at is None:
+                    at = positions[rule.lead] = _leads(rule.lead, text, digits)
+                if not at:
+                    continue
+                found = _at(rule.regex, text, at)
             elif rule.anchors:
                 if rule.anchors.isdisjoint(starts):
                     continue
@@ -185,6 +192,30 @@ _ADDR_WORD = r"(?:[A-ZÀ-Þ][^\W_]*\.?|\d{3,6}|\(\w+\)|nan)"
 _ADDRESS_LINE = re.compile(
     rf"[\s>?*,\-]*(?P<v>{_ADDR_WORD}(?:[ ,]+(?:{_ADDR_WORD}|[A-Za-z]\.?))*)[\s,.]*$"
 )
+
+
+def _leads(kind: str, text: str, digits: list[tuple[int, int, str]]) -> list[int]:
+    """Where a ``lead`` rule may start, from the digit runs (see ``Rule.lead``)."""
+    out: list[int] = []
+    if kind == "letters2":
+        for p, n, _c in digits:
+            if n and p >= 2 and text[p - 2 : p].isalpha() and text[p - 2 : p].isascii():
+                out.append(p - 2)
+        return out
+    size, last = len(text), -1
+    for p, n, _c in digits:
+        if not n or p < last:
+            continue
+        k = p
+        while k and text[k - 1].isalnum():
+            k -= 1
+        e = p + n
+        while e < size and text[e].isalnum():
+            e += 1
+        last = e
+        if e - k >= 17:
+            out.append(k)
+    return out
 
 
 def _at(regex: re.Pattern[str], text: str, positions: list[int]) -> Iterator[re.Match[str]]:

@@ -44,17 +44,19 @@ class Rule:
     """For digit-led rules: which runs (length, next character) can start a match."""
     pre: str = ""
     """Name of a cheap whole-text test (see :data:`PREFILTERS`) that must pass first."""
+    lead: str = ""
+    """Matches start near a digit run: ``letters2`` (two letters right before it, as in
+    DEA and IBAN numbers) or ``word17`` (the start of a 17+ character alphanumeric word
+    holding it, as in a VIN). Tried only there."""
 
 
-_LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
 _STREET_TAIL = re.compile(
     r"(?:vej|v[äa]gen|gatan|gata|katu|kuja|tie|laan|straat|stra(?:ss|ß)e|gasse|weg|platz|vegen|"
     r"veien|gade|allee|steig|ring|utca|ulica|cesta|sokak)\.?\s+\d"
 )
 PREFILTERS: dict[str, Callable[[str], bool]] = {
-    "letter_digit": lambda t: _LETTER_DIGIT.search(t) is not None,
-    "mac": lambda t: t.count(":") + t.count("-") >= 5,
-    "ipv6": lambda t: t.count(":") >= 2,
+    "mac": lambda t: t.count(":") >= 5 or t.count("-") >= 5,
+    "ipv6": lambda t: "::" in t or t.count(":") >= 7,
     "street_tail": lambda t: _STREET_TAIL.search(t) is not None,
 }
 """Whole-text tests, each computed at most once per text, that gate the costlier rules."""
@@ -918,9 +920,10 @@ def _keyed(rule: Rule) -> Rule:
         )
     elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
         rule = dataclasses.replace(rule, pre="mac")
-    elif rule.type in {"DEA", "IBAN", "VEHICLE_ID"} and not rule.digit_led:
-        if pattern.startswith(("(?<![A-Za-z0-9])", "(?i)\\b(?P<v>[A-HJ")):
-            rule = dataclasses.replace(rule, pre="letter_digit")
+    elif rule.type in {"DEA", "IBAN"} and pattern.startswith("(?<![A-Za-z0-9])(?P<v>[A-"):
+        rule = dataclasses.replace(rule, lead="letters2")
+    elif rule.type == "VEHICLE_ID" and pattern.startswith("(?i)\\b(?P<v>[A-HJ"):
+        rule = dataclasses.replace(rule, lead="word17")
     elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?[A-Z"):
         rule = dataclasses.replace(rule, pre="street_tail")
     elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?(?:Via"):
