@@ -52,10 +52,27 @@ STRONG_CUES = _words(
     "daughter son wife husband mother father sister brother niece nephew dtr grandson "
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
-    "navigator interpreter"
+    "navigator interpreter caseworker docter"
 )
 _BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
-AMBIGUOUS_TITLES = _words("ms mr mrs miss")
+AMBIGUOUS_TITLES = _words("ms mr miss")
+# After "dr" even a common word is a surname ("dr green aware"), unless it is one of these.
+POST_TITLE_NOT_NAME = _words(
+    "aware notified called paged informed here team order orders office note notes on call "
+    "in at to of and or is was will has had said says ok okay visit rounds note's consult "
+    "service states wants feels thinks recommends recs"
+)
+# "<Name> spent", "<Name> lives": verbs whose subject is a person.
+PERSON_VERBS = _words(
+    "spent said says lives lived works worked went wants wanted reports reported denies "
+    "denied states stated told asked feels felt thinks thought visited called phoned married "
+    "moved grew studied graduated joined left arrived loves likes hates knows"
+)
+COORD = _words("and or")
+# Plural relations vouch for a following word only if it is a known or capitalised name.
+PLURAL_CUES = _words(
+    "sons daughters sisters brothers nieces nephews grandsons granddaughters children kids parents"
+)
 CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
 RELATIONS = _words(
     "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
@@ -90,7 +107,8 @@ PHRASE_SINGLE = _words("called surname i'm user: agent: customer: caller:")
 PLACE_VERBS = _words(
     "live lives living reside resides residing moved relocated born raised grew originally "
     "hometown travelled traveled flew drove vacationed vacationing visiting stays staying "
-    "works working transferred transfer admitted discharged sent returned brought taken"
+    "works working transferred transfer admitted discharged sent returned brought taken "
+    "transfered transfering accepted arrived arrive readmitted i'm"
 )
 PLACE_FILLERS = _words("alone here back home nearby up locally")
 PLACE_PREPS = _words("in at to from near outside")
@@ -133,6 +151,17 @@ _NOT_AFTER_CUE = _words(
 )
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
+_DOCTOR = _words("dr drs doctor")
+_FAMILY = _words("family family's")
+_SAINT = _words("st saint ste")
+_PLACE_AT = _words("at from to in")
+_STREET_AFTER = re.compile(r"\.?\s*(?:street|st\b|avenue|ave\b|road|rd\b|lane|drive|blvd)", re.I)
+# A ward or floor number after a place name ("QUARTERMAIN 3"), not a dose or a time.
+_WARD = re.compile(
+    r" ?\d{1,2}(?![\d:/.%]| ?(?:mg|mcg|g\b|ml|cc|l\b|units?|u\b|x\b|hrs?|hours?|min|am|pm|"
+    r"days?|weeks?|wks?|months?|years?|yrs?|lpm|%|liters?|times|mins?))",
+    re.I,
+)
 
 
 _TRIGGERS = (
@@ -277,6 +306,7 @@ class NameFinder:
         n = len(toks)
         out: list[Span] = []
         taken = [False] * n
+        named = [False] * n  # token is part of a NAME span
         lex = self.lex
         state_zip = {m.start() for m in STATE_ZIP.finditer(text)} if "," in text else set()
 
@@ -285,6 +315,7 @@ class NameFinder:
                 out.append((typ, toks[i].start, toks[j - 1].end, score))
                 for k in range(i, j):
                     taken[k] = True
+                    named[k] = typ == "NAME"
 
         def adjacent(a: int, b: int) -> bool:
             gap = text[toks[a].end : toks[b].start]
@@ -356,14 +387,25 @@ class NameFinder:
             ):
                 nxt = toks[i + 1] if i + 1 < n else None
                 ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
+                doctor = low in _DOCTOR and (t.cap or not mixed or t.text.endswith("."))
                 if (
                     nxt is not None
-                    and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                    and (
+                        text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                        or (t.text.endswith(".") and nxt.start == t.end and nxt.text[0].isupper())
+                    )
                     and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
                     and (not ambiguous or self.lexname(nxt))
                     and (
                         self._plausible(nxt, mixed)
                         or (nxt.low not in lex.common and len(nxt.low) >= 3)
+                        or (
+                            doctor
+                            and nxt.low not in POST_TITLE_NOT_NAME
+                            and nxt.low not in lex.allow
+                            and len(nxt.low) >= 2
+                            and "." not in nxt.text[1:]
+                        )
                     )
                 ):
                     take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
@@ -454,6 +496,15 @@ class NameFinder:
                 or prev.low in PHRASE_SINGLE
                 or (prev.low + ":" in PHRASE_SINGLE and colon)
             )
+            if (
+                not cue
+                and prev is not None
+                and prev.low in PLURAL_CUES
+                and gap.strip(" ") in ("", ":")
+                and (t.cap or (not mixed and self.lexname(t)))
+                and low not in lex.noname
+            ):
+                cue = True
             first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
             if (cue or phrase) and (
                 first_name
@@ -464,6 +515,140 @@ class NameFinder:
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
+            # Coordinated names: "Dr. Griffin and Swackhamer", "Smokey, Morris and Roger".
+            if (
+                prev is not None
+                and i > 1
+                and (
+                    (
+                        prev.low in COORD
+                        and named[i - 2]
+                        and adjacent(i - 2, i - 1)
+                        and (t.cap if mixed else self.lexname(t))
+                    )
+                    or (
+                        named[i - 1]
+                        and text[prev.end : t.start].strip(" ") == ","
+                        and self.lexname(t)
+                        and (t.cap or not mixed)
+                    )
+                )
+                and not taken[i]
+                and low not in lex.noname
+                and low not in CREDENTIALS
+                and len(low) >= 2
+            ):
+                take(i, name_run(i, True), "NAME", 0.75)
+                continue
+            nxt = toks[i + 1] if i + 1 < n else None
+            # "<Name> and <Name> were...": two capitalised words joined, one a known name.
+            if (
+                mixed
+                and t.cap
+                and nxt is not None
+                and nxt.low in COORD
+                and i + 2 < n
+                and toks[i + 2].cap
+                and not taken[i + 2]
+                and adjacent(i, i + 1)
+                and adjacent(i + 1, i + 2)
+                and low not in lex.noname
+                and toks[i + 2].low not in lex.noname
+                and (self.lexname(t) or self.lexname(toks[i + 2]))
+            ):
+                take(i, i + 1, "NAME", 0.7)
+                continue
+            # "the Romero family", "KEEP ROMERO FAMILY AWARE".
+            if (
+                nxt is not None
+                and nxt.low in _FAMILY
+                and text[t.end : nxt.start] == " "
+                and low not in lex.noname
+                and len(low) >= 3
+                and (self.lexname(t) or (mixed and t.cap and not self._sentence_start(text, t)))
+                and not low.endswith(WORDY)
+            ):
+                take(i, i + 1, "NAME", 0.75)
+                continue
+            # "<Unknown Capitalised> (<Capitalised>) spent/lives/said...": a person.
+            if mixed and t.cap and low not in lex.noname and len(low) >= 3:
+                j = i + 1
+                while j < n and j - i < 3 and toks[j].cap and adjacent(j - 1, j):
+                    j += 1
+                if (
+                    j < n
+                    and toks[j].low in PERSON_VERBS
+                    and text[toks[j - 1].end : toks[j].start] == " "
+                    and (
+                        j - i >= 2
+                        or self.lexname(t)
+                        or not (self._sentence_start(text, t) or low.endswith(WORDY))
+                    )
+                    and all(toks[k].low not in lex.noname for k in range(i, j))
+                    and not any(toks[k].low in lex.cities for k in range(i, j))
+                ):
+                    take(i, j, "NAME", 0.65)
+                    continue
+            # "St. Agnes", "Saint Joseph's": a saint's name is a place (church, hospital).
+            if (
+                low in _SAINT
+                and nxt is not None
+                and (t.text.endswith(".") or len(low) > 3)
+                and t.text[0].isupper()
+                and ((nxt.cap and not nxt.text.isupper()) if mixed else self.lexname(nxt))
+                and nxt.start - t.end <= 2
+                and len(nxt.low) >= 3
+                and nxt.low not in STOP
+                and not _STREET_AFTER.match(text, nxt.end)
+            ):
+                j = i + 2
+                while j < n and j - i < 4 and adjacent(j - 1, j) and (toks[j].cap or not mixed):
+                    if toks[j].low in STOP:
+                        break
+                    j += 1
+                take(i, j, "GEOGRAPHIC", 0.8)
+                continue
+            # Places after at/from/to: "transplant at Holy Cross", "go to QUARTERMAIN 3".
+            if (
+                prev is not None
+                and prev.low in _PLACE_AT
+                and text[prev.end : t.start] == " "
+                and not taken[i]
+                and len(low) >= 3
+                and low not in STOP
+                and low not in lex.allow
+                and "-" not in t.text
+                and sum(c.isupper() for c in t.text) == (1 if mixed else len(t.text))
+                and not low.endswith(WORDY)
+            ):
+                j = i + 1
+                if mixed:
+                    while (
+                        j < n
+                        and j - i < 3
+                        and toks[j].cap
+                        and text[toks[j - 1].end : toks[j].start] == " "
+                        and "-" not in toks[j].text
+                    ):
+                        if toks[j].low in lex.allow or toks[j].low in STOP:
+                            break
+                        j += 1
+                words = [toks[k] for k in range(i, j)]
+                ward = _WARD.match(text, toks[j - 1].end) is not None
+                known = any(w.low not in lex.noname for w in words)
+                if mixed:
+                    ok = t.cap and (
+                        (known and (p2 in PLACE_VERBS or ward))
+                        or (
+                            j - i >= 2
+                            and not any(w.low in lex.allow or w.low in STOP for w in words)
+                        )
+                    )
+                else:
+                    ok = ward and known and len(low) >= 4 and not self.lexname(t)
+                if ok and not (mixed and self.lexname(t) and j == i + 1 and prev.low != "at"):
+                    take(i, j, "GEOGRAPHIC", 0.7 if ward or p2 in PLACE_VERBS else 0.6)
+                    continue
             # Places after "lives in", "moved to", "grew up in"...
             place_phrase = (
                 prev is not None
