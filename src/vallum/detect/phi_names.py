@@ -154,6 +154,12 @@ _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "fl
 _DOCTOR = _words("dr drs doctor")
 _FAMILY = _words("family family's")
 _SAINT = _words("st saint ste")
+# Last words of organisations and nations, which are not places of a person.
+_ORG_TAILS = _words(
+    "inc llc ltd corp co company group global research incorporated tv insurance bank "
+    "orchestra band club university college school republic kingdom states union partners "
+    "associates foundation institute"
+)
 _PLACE_AT = _words("at from to in")
 _STREET_AFTER = re.compile(r"\.?\s*(?:street|st\b|avenue|ave\b|road|rd\b|lane|drive|blvd)", re.I)
 # A ward or floor number after a place name ("QUARTERMAIN 3"), not a dose or a time.
@@ -402,7 +408,6 @@ class NameFinder:
                         or (
                             doctor
                             and nxt.low not in POST_TITLE_NOT_NAME
-                            and nxt.low not in lex.allow
                             and len(nxt.low) >= 2
                             and "." not in nxt.text[1:]
                         )
@@ -536,6 +541,7 @@ class NameFinder:
                 and not taken[i]
                 and low not in lex.noname
                 and low not in CREDENTIALS
+                and low not in _SAINT
                 and len(low) >= 2
             ):
                 take(i, name_run(i, True), "NAME", 0.75)
@@ -630,7 +636,7 @@ class NameFinder:
                         and text[toks[j - 1].end : toks[j].start] == " "
                         and "-" not in toks[j].text
                     ):
-                        if toks[j].low in lex.allow or toks[j].low in STOP:
+                        if toks[j].low in STOP:
                             break
                         j += 1
                 words = [toks[k] for k in range(i, j)]
@@ -641,7 +647,8 @@ class NameFinder:
                         (known and (p2 in PLACE_VERBS or ward))
                         or (
                             j - i >= 2
-                            and not any(w.low in lex.allow or w.low in STOP for w in words)
+                            and not any(w.low in STOP for w in words)
+                            and words[-1].low not in _ORG_TAILS
                         )
                     )
                 else:

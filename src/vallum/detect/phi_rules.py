@@ -704,8 +704,27 @@ def _build() -> tuple[Rule, ...]:
             0.9,
             "v",
         ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?i:\b(?:lives|living|live|resides|residing|reside|located|is|off|moved|stays?|staying)"
+                r"\s+(?:at|to)\s+|\baddress(?:\s+is)?\s*[:\-]?\s*)"
+                rf"(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?(?:[ ,]+(?!{_NOT_ADDRESS_WORD})"
+                r"(?:[^\W\d_][^\s,.;:!?]*\.?|\d{1,6}[A-Za-z]?\b)){2,8})"
+            ),
+            0.92,
+            "v",
+        ),
     ]
     return tuple(r)
+
+
+# Words that end a street address found after "lives at <number>" (units, times, prose).
+_NOT_ADDRESS_WORD = (
+    r"(?i:am|pm|mg|mcg|ml|cc|units?|hours?|hrs?|mins?|minutes|days?|weeks?|months?|years?|yrs?|"
+    r"times|x|lpm|percent|and|or|the|a|an|to|in|on|with|since|for|who|which|that|his|her|their|"
+    r"when|while|but|because|until|where|is|was|has|had|he|she|they|we|i|o'clock)\b"
+)
 
 
 MONTH_KEYS = frozenset(
@@ -713,6 +732,7 @@ MONTH_KEYS = frozenset(
 )
 _DAY_KEYS = frozenset(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
 _WORD_LED: dict[str, frozenset[str]] = {
+    "(?i:\\b(?:lives|living": frozenset(["liv", "res", "loc", "is", "off", "mov", "sta", "add"]),
     "(?i)\\b(?P<v>(?:(?:mon": MONTH_KEYS | _DAY_KEYS,
     "(?i)\\b(?P<v>(?:jan": MONTH_KEYS,
     "(?i)\\b(?P<v>(?:christmas": frozenset(
