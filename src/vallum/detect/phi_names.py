@@ -393,7 +393,7 @@ class NameFinder:
             ):
                 nxt = toks[i + 1] if i + 1 < n else None
                 ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
-                doctor = low in _DOCTOR and (t.cap or not mixed or t.text.endswith("."))
+                doctor = low in _DOCTOR
                 if (
                     nxt is not None
                     and (
@@ -599,7 +599,7 @@ class NameFinder:
             if (
                 low in _SAINT
                 and nxt is not None
-                and (t.text.endswith(".") or len(low) > 3)
+                and (text[t.end : t.end + 1] == "." or len(low) > 3)
                 and t.text[0].isupper()
                 and ((nxt.cap and not nxt.text.isupper()) if mixed else self.lexname(nxt))
                 and nxt.start - t.end <= 2
@@ -625,7 +625,6 @@ class NameFinder:
                 and low not in lex.allow
                 and "-" not in t.text
                 and sum(c.isupper() for c in t.text) == (1 if mixed else len(t.text))
-                and not low.endswith(WORDY)
             ):
                 j = i + 1
                 if mixed:
@@ -644,7 +643,7 @@ class NameFinder:
                 known = any(w.low not in lex.noname for w in words)
                 if mixed:
                     ok = t.cap and (
-                        (known and (p2 in PLACE_VERBS or ward))
+                        (known and (p2 in PLACE_VERBS or ward) and not low.endswith(WORDY))
                         or (
                             j - i >= 2
                             and not any(w.low in STOP for w in words)

@@ -710,7 +710,7 @@ def _build() -> tuple[Rule, ...]:
                 r"(?i:\b(?:lives|living|live|resides|residing|reside|located|is|off|moved|stays?|staying)"
                 r"\s+(?:at|to)\s+|\baddress(?:\s+is)?\s*[:\-]?\s*)"
                 rf"(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?(?:[ ,]+(?!{_NOT_ADDRESS_WORD})"
-                r"(?:[^\W\d_][^\s,.;:!?]*\.?|\d{1,6}[A-Za-z]?\b)){2,8})"
+                r"(?:[^\W\d_][^\s,.;:!?]*(?:\.(?=[ ,]+\w))?|\d{1,6}[A-Za-z]?\b)){2,8})"
             ),
             0.92,
             "v",
