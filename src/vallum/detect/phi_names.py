@@ -164,7 +164,7 @@ _PLACE_AT = _words("at from to in")
 _STREET_AFTER = re.compile(r"\.?\s*(?:street|st\b|avenue|ave\b|road|rd\b|lane|drive|blvd)", re.I)
 # A ward or floor number after a place name ("QUARTERMAIN 3"), not a dose or a time.
 _WARD = re.compile(
-    r" ?\d{1,2}(?![\d:/.%]| ?(?:mg|mcg|g\b|ml|cc|l\b|units?|u\b|x\b|hrs?|hours?|min|am|pm|"
+    r" ?\d{1,2}(?![\d:/.%']| ?(?:mg|mcg|g\b|ml|cc|l\b|units?|u\b|x\b|hrs?|hours?|min|am|pm|"
     r"days?|weeks?|wks?|months?|years?|yrs?|lpm|%|liters?|times|mins?))",
     re.I,
 )
@@ -601,7 +601,11 @@ class NameFinder:
                 and nxt is not None
                 and (text[t.end : t.end + 1] == "." or len(low) > 3)
                 and t.text[0].isupper()
-                and ((nxt.cap and not nxt.text.isupper()) if mixed else self.lexname(nxt))
+                and (
+                    (t.cap and sum(c.isupper() for c in nxt.text) == 1)
+                    if mixed
+                    else self.lexname(nxt)
+                )
                 and nxt.start - t.end <= 2
                 and len(nxt.low) >= 3
                 and nxt.low not in STOP
@@ -648,6 +652,7 @@ class NameFinder:
                             j - i >= 2
                             and not any(w.low in STOP for w in words)
                             and words[-1].low not in _ORG_TAILS
+                            and not (low in lex.first and low not in lex.noname)
                         )
                     )
                 else:

@@ -265,6 +265,46 @@ def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 1.0
 
 
+# Street suffixes that are also clinical abbreviations (Dr, CT, ST segment, PL...).
+_AMBIGUOUS_SUFFIX = frozenset(
+    [
+        "dr",
+        "ct",
+        "st",
+        "pl",
+        "ter",
+        "cir",
+        "ln",
+        "way",
+        "row",
+        "walk",
+        "loop",
+        "park",
+        "hill",
+        "hills",
+        "ridge",
+        "grove",
+        "close",
+        "square",
+        "sq",
+    ]
+)
+
+
+def _house(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """``12 Oak St``; not ``2 mediastinal CT`` or ``0 KCL NOT GIVEN DR``."""
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*|\d+", value)
+    number = words[0] if words and words[0].isdigit() else ""
+    suffix = next((w for w in reversed(words) if w.lower() in _AMBIGUOUS_SUFFIX), "")
+    if not suffix:
+        return 0.9
+    middle = [w for w in words[1:] if w is not suffix and not w.isdigit()]
+    title = all(w[0].isupper() and not (len(w) > 2 and w.isupper()) for w in middle)
+    if (title and not suffix.isupper()) or (len(number) >= 3 and len(middle) <= 3):
+        return 0.9
+    return None
+
+
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
     return 0.9 if 90 <= int(value) <= 125 else None
 
@@ -651,11 +691,12 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)[A-Za-z][A-Za-z'.\-]*\s+|"
+                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)(?:[A-Za-z]{{1,3}}\.|[A-Za-z][A-Za-z'\-]*)\s+|"
                 rf"\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
             "v",
+            _house,
         ),
         Rule(
             "GEOGRAPHIC",
@@ -707,9 +748,9 @@ def _build() -> tuple[Rule, ...]:
         Rule(
             "GEOGRAPHIC",
             c(
-                r"(?i:\b(?:lives|living|live|resides|residing|reside|located|is|off|moved|stays?|staying)"
+                r"(?i:\b(?:lives|living|live|resides|residing|reside|located|is|moved|stays?|staying)"
                 r"\s+(?:at|to)\s+|\baddress(?:\s+is)?\s*[:\-]?\s*)"
-                rf"(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?(?:[ ,]+(?!{_NOT_ADDRESS_WORD})"
+                rf"(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?(?=[ ,]+[A-ZÀ-Þ\d])(?:[ ,]+(?!{_NOT_ADDRESS_WORD})"
                 r"(?:[^\W\d_][^\s,.;:!?]*(?:\.(?=[ ,]+\w))?|\d{1,6}[A-Za-z]?\b)){2,8})"
             ),
             0.92,
@@ -732,7 +773,7 @@ MONTH_KEYS = frozenset(
 )
 _DAY_KEYS = frozenset(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
 _WORD_LED: dict[str, frozenset[str]] = {
-    "(?i:\\b(?:lives|living": frozenset(["liv", "res", "loc", "is", "off", "mov", "sta", "add"]),
+    "(?i:\\b(?:lives|living": frozenset(["liv", "res", "loc", "is", "mov", "sta", "add"]),
     "(?i)\\b(?P<v>(?:(?:mon": MONTH_KEYS | _DAY_KEYS,
     "(?i)\\b(?P<v>(?:jan": MONTH_KEYS,
     "(?i)\\b(?P<v>(?:christmas": frozenset(
