@@ -646,7 +646,7 @@ class NameFinder:
                 ward = _WARD.match(text, toks[j - 1].end) is not None
                 known = any(w.low not in lex.noname for w in words)
                 if mixed:
-                    ok = t.cap and (
+                    at_place = t.cap and (
                         (known and (p2 in PLACE_VERBS or ward) and not low.endswith(WORDY))
                         or (
                             j - i >= 2
@@ -656,8 +656,8 @@ class NameFinder:
                         )
                     )
                 else:
-                    ok = ward and known and len(low) >= 4 and not self.lexname(t)
-                if ok and not (mixed and self.lexname(t) and j == i + 1 and prev.low != "at"):
+                    at_place = ward and known and len(low) >= 4 and not self.lexname(t)
+                if at_place and not (mixed and self.lexname(t) and j == i + 1 and prev.low != "at"):
                     take(i, j, "GEOGRAPHIC", 0.7 if ward or p2 in PLACE_VERBS else 0.6)
                     continue
             # Places after "lives in", "moved to", "grew up in"...
