@@ -125,7 +125,11 @@ class PhiDetector:
             elif rule.anchors:
                 if rule.anchors.isdisjoint(starts):
                     continue
-                at = sorted({p for key in rule.anchors for p in starts.get(key, ())})
+                keys = rule.anchors.intersection(starts)
+                if len(keys) == 1:
+                    at = starts[next(iter(keys))]
+                else:
+                    at = sorted({p for key in keys for p in starts[key]})
                 found = _at(rule.regex, text, at)
             else:
                 if rule.gate and rule.gate.isdisjoint(starts):

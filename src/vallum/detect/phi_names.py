@@ -170,6 +170,7 @@ _WARD = re.compile(
 )
 
 
+_FACILITY_WORDS = FACILITY_HEADS | frozenset(FACILITY_PAIRS)
 _TRIGGERS = (
     TITLES | CREDENTIALS | RELATIONS | CRED_TITLES | FACILITY_HEADS | frozenset(FACILITY_PAIRS)
 )
@@ -256,6 +257,10 @@ class NameFinder:
         self.lex = lex
         # Common words that can start nothing: most tokens stop at this look-up.
         self._inert = lex.noname - _TRIGGERS - lex.first - lex.city_heads
+        # First two words of the multi-word cities: longer matches are tried only there.
+        self._city_pairs = frozenset(
+            " ".join(c.split()[:2]) for c in lex.cities if c.count(" ") >= 1
+        )
 
     # -- tokens ------------------------------------------------------------
     @staticmethod
@@ -353,7 +358,8 @@ class NameFinder:
             return j
 
         # Facilities first, so their name words are not taken as people.
-        for i in range(1, n):
+        facility_at = [i for i, t in enumerate(toks) if i and t.low in _FACILITY_WORDS]
+        for i in facility_at:
             t = toks[i]
             low = t.low
             # Facilities: "<Name> Hospital", "ST. MARY'S MEDICAL CENTER".
@@ -766,6 +772,8 @@ class NameFinder:
 
     def _city_width(self, toks: list[_Tok], i: int, adjacent: object) -> int:
         n = len(toks)
+        if i + 1 >= n or f"{toks[i].low} {toks[i + 1].low}" not in self._city_pairs:
+            return 1 if toks[i].low in self.lex.cities else 0
         for width in (3, 2, 1):
             if i + width > n:
                 continue

@@ -58,6 +58,7 @@ PREFILTERS: dict[str, Callable[[str], bool]] = {
     "mac": lambda t: t.count(":") >= 5 or t.count("-") >= 5,
     "ipv6": lambda t: "::" in t or t.count(":") >= 7,
     "street_tail": lambda t: _STREET_TAIL.search(t) is not None,
+    "tld": lambda t: _TLD.search(t) is not None,
 }
 """Whole-text tests, each computed at most once per text, that gate the costlier rules."""
 
@@ -964,6 +965,9 @@ _TLD_HINTS = tuple(
 )
 
 
+_TLD = re.compile("(?:" + "|".join(re.escape(h) for h in _TLD_HINTS) + r")(?![A-Za-z0-9\-])")
+
+
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
     if _digit_led(pattern):
@@ -990,7 +994,7 @@ def _keyed(rule: Rule) -> Rule:
     elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?(?:Via"):
         rule = dataclasses.replace(rule, gate=_FOREIGN_STREET_KEYS)
     elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
-        rule = dataclasses.replace(rule, needs=_TLD_HINTS)
+        rule = dataclasses.replace(rule, pre="tld")
 
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))
