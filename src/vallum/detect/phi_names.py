@@ -52,9 +52,9 @@ STRONG_CUES = _words(
     "daughter son wife husband mother father sister brother niece nephew dtr grandson "
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
-    "navigator interpreter caseworker docter"
+    "navigator interpreter caseworker docter friend neighbor neighbour"
 )
-_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
+_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[.")
 AMBIGUOUS_TITLES = _words("ms mr miss")
 # After "dr" even a common word is a surname ("dr green aware"), unless it is one of these.
 POST_TITLE_NOT_NAME = _words(
@@ -69,6 +69,8 @@ PERSON_VERBS = _words(
     "moved grew studied graduated joined left arrived loves likes hates knows"
 )
 COORD = _words("and or")
+# "E. WELSH AWARE", "Z. MILLER IN TO STRIP": words that follow a person in notes.
+AFTER_NAME = _words("aware notified paged informed updated called spoke rn md np")
 # Plural relations vouch for a following word only if it is a known or capitalised name.
 PLURAL_CUES = _words(
     "sons daughters sisters brothers nieces nephews grandsons granddaughters children kids parents"
@@ -404,7 +406,11 @@ class NameFinder:
                     nxt is not None
                     and (
                         text[t.end : nxt.start] in (" ", ". ", ".", "  ")
-                        or (t.text.endswith(".") and nxt.start == t.end and nxt.text[0].isupper())
+                        or (
+                            t.text.endswith(".")
+                            and nxt.start == t.end
+                            and (nxt.text[0].isupper() or len(nxt.low) >= 3)
+                        )
                     )
                     and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
                     and (not ambiguous or self.lexname(nxt))
@@ -459,6 +465,12 @@ class NameFinder:
                 and (
                     (nxt.low not in lex.noname and not nxt.low.endswith(WORDY))
                     or (
+                        i + 2 < n
+                        and toks[i + 2].low in AFTER_NAME
+                        and nxt.low not in STOP
+                        and text[nxt.end : toks[i + 2].start] == " "
+                    )
+                    or (
                         (nxt.low in lex.last or nxt.low in lex.first)
                         and nxt.low not in STOP
                         and nxt.low not in lex.allow
@@ -507,6 +519,16 @@ class NameFinder:
                 or prev.low in PHRASE_SINGLE
                 or (prev.low + ":" in PHRASE_SINGLE and colon)
             )
+            if (
+                not cue
+                and prev is not None
+                and prev.low in RELATIONS
+                and gap == ", "
+                and text[t.end : t.end + 1] == ","
+                and (self.lexname(t) or (mixed and t.cap))
+                and low not in lex.noname
+            ):
+                cue = True  # apposition: "son, bill, called", "Nephew, Neil Meitz,"
             if (
                 not cue
                 and prev is not None
