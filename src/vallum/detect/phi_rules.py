@@ -965,7 +965,9 @@ _TLD_HINTS = tuple(
 )
 
 
-_TLD = re.compile("(?:" + "|".join(re.escape(h) for h in _TLD_HINTS) + r")(?![A-Za-z0-9\-])")
+_TLD: re.Pattern[str] = re.compile(
+    "(?:" + "|".join(re.escape(h) for h in _TLD_HINTS) + r")(?![A-Za-z0-9\-])"
+)
 
 
 def _keyed(rule: Rule) -> Rule:
