@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from vallum.detect.phi_names import NameFinder, lexicons
-from vallum.detect.phi_rules import FAX_CUE, Rule, rules
+from vallum.detect.phi_rules import FAX_CUE, PREFILTERS, rules
 from vallum.detect.types import DetectorConfig, Finding, Verdict
 
 __all__ = ["PHI_TYPES", "PhiDetector"]
@@ -98,8 +98,46 @@ class PhiDetector:
             if p and text[p - 1] in "(+":
                 digits.append((p - 1, 0, text[p - 1]))
             digits.append((p, e - p, text[e] if e < size else ""))
+        passed: dict[str, bool] = {}
+        positions: dict[object, list[int]] = {}
         for rule in rules():
-            for m in _matches(rule, text, starts, digits):
+            if rule.pre:
+                ok = passed.get(rule.pre)
+                if ok is None:
+                    ok = passed[rule.pre] = PREFILTERS[rule.pre](text)
+                if not ok:
+                    continue
+            if rule.digit_led:
+                run = rule.run
+                at = positions.get(run)
+                if at is None:
+                    at = positions[run] = [p for p, n, c in digits if run is None or run(n, c)]
+                if not at:
+                    continue
+                found: Iterable[re.Match[str]] = _at(rule.regex, text, at)
+            elif rule.lead:
+                at = positions.get(rule.lead)
+                if at is None:
+                    at = positions[rule.lead] = _leads(rule.lead, text, digits)
+                if not at:
+                    continue
+                found = _at(rule.regex, text, at)
+            elif rule.anchors:
+                if rule.anchors.isdisjoint(starts):
+                    continue
+                keys = rule.anchors.intersection(starts)
+                if len(keys) == 1:
+                    at = starts[next(iter(keys))]
+                else:
+                    at = sorted({p for key in keys for p in starts[key]})
+                found = _at(rule.regex, text, at)
+            else:
+                if rule.gate and rule.gate.isdisjoint(starts):
+                    continue
+                if rule.needs and not any(n in text for n in rule.needs):
+                    continue
+                found = rule.regex.finditer(text)
+            for m in found:
                 value = m.group(rule.group)
                 score = rule.score
                 if rule.validate is not None:
@@ -160,30 +198,40 @@ _ADDRESS_LINE = re.compile(
 )
 
 
-def _matches(
-    rule: Rule, text: str, starts: dict[str, list[int]], digits: list[tuple[int, int, str]]
-) -> Iterator[re.Match[str]]:
-    """The rule's matches; keyed rules are only tried where their words are."""
-    if rule.anchors or rule.digit_led:
-        if rule.digit_led:
-            run = rule.run
-            positions = [p for p, n, c in digits if run is None or run(n, c)]
-        else:
-            positions = sorted({p for key in rule.anchors for p in starts.get(key, ())})
-        end = -1
-        for pos in positions:
-            if pos < end:
-                continue
-            m = rule.regex.match(text, pos)
-            if m is not None:
-                end = m.end()
-                yield m
-        return
-    if rule.gate and not any(key in starts for key in rule.gate):
-        return
-    if rule.needs and not any(n in text for n in rule.needs):
-        return
-    yield from rule.regex.finditer(text)
+def _leads(kind: str, text: str, digits: list[tuple[int, int, str]]) -> list[int]:
+    """Where a ``lead`` rule may start, from the digit runs (see ``Rule.lead``)."""
+    out: list[int] = []
+    if kind == "letters2":
+        for p, n, _c in digits:
+            if n and p >= 2 and text[p - 2 : p].isalpha() and text[p - 2 : p].isascii():
+                out.append(p - 2)
+        return out
+    size, last = len(text), -1
+    for p, n, _c in digits:
+        if not n or p < last:
+            continue
+        k = p
+        while k and text[k - 1].isalnum():
+            k -= 1
+        e = p + n
+        while e < size and text[e].isalnum():
+            e += 1
+        last = e
+        if e - k >= 17:
+            out.append(k)
+    return out
+
+
+def _at(regex: re.Pattern[str], text: str, positions: list[int]) -> Iterator[re.Match[str]]:
+    """Matches of ``regex`` anchored at ``positions`` (sorted), not overlapping."""
+    end = -1
+    for pos in positions:
+        if pos < end:
+            continue
+        m = regex.match(text, pos)
+        if m is not None:
+            end = m.end()
+            yield m
 
 
 def _merge_names(text: str, findings: list[Finding]) -> list[Finding]:

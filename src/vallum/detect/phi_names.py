@@ -27,7 +27,8 @@ from vallum.detect.phi_rules import STATE_ZIP, US_STATES
 
 __all__ = ["Lexicons", "NameFinder", "lexicons"]
 
-TOKEN = re.compile(r"[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
+# Not after a word character: a unit glued to a number (4L, 20mg) is no word.
+TOKEN = re.compile(r"(?<!\w)[^\W\d_](?:[\w'\u2019\-]*[^\W\d_])?\.?")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -51,10 +52,29 @@ STRONG_CUES = _words(
     "daughter son wife husband mother father sister brother niece nephew dtr grandson "
     "granddaughter fiance fiancee boyfriend girlfriend stepson stepdaughter mom dad spouse "
     "aunt uncle cousin guardian named manager worker therapist chaplain coordinator "
-    "navigator interpreter"
+    "navigator interpreter caseworker docter friend neighbor neighbour"
 )
-_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[")
-AMBIGUOUS_TITLES = _words("ms mr mrs miss")
+_BEFORE_TITLE = frozenset(" \n\t(,;:-/\"'>[.")
+AMBIGUOUS_TITLES = _words("ms mr miss")
+# After "dr" even a common word is a surname ("dr green aware"), unless it is one of these.
+POST_TITLE_NOT_NAME = _words(
+    "aware notified called paged informed here team order orders office note notes on call "
+    "in at to of and or is was will has had said says ok okay visit rounds note's consult "
+    "service states wants feels thinks recommends recs"
+)
+# "<Name> spent", "<Name> lives": verbs whose subject is a person.
+PERSON_VERBS = _words(
+    "spent said says lives lived works worked went wants wanted reports reported denies "
+    "denied states stated told asked feels felt thinks thought visited called phoned married "
+    "moved grew studied graduated joined left arrived loves likes hates knows"
+)
+COORD = _words("and or")
+# "E. WELSH AWARE", "Z. MILLER IN TO STRIP": words that follow a person in notes.
+AFTER_NAME = _words("aware notified paged informed updated called spoke rn md np")
+# Plural relations vouch for a following word only if it is a known or capitalised name.
+PLURAL_CUES = _words(
+    "sons daughters sisters brothers nieces nephews grandsons granddaughters children kids parents"
+)
 CRED_TITLES = _words("np rn md pa rrt sw cm lpn pharmd")
 RELATIONS = _words(
     "son daughter wife husband mother father sister brother niece nephew aunt uncle cousin "
@@ -89,7 +109,8 @@ PHRASE_SINGLE = _words("called surname i'm user: agent: customer: caller:")
 PLACE_VERBS = _words(
     "live lives living reside resides residing moved relocated born raised grew originally "
     "hometown travelled traveled flew drove vacationed vacationing visiting stays staying "
-    "works working transferred transfer admitted discharged sent returned brought taken"
+    "works working transferred transfer admitted discharged sent returned brought taken "
+    "transfered transfering accepted arrived arrive readmitted i'm"
 )
 PLACE_FILLERS = _words("alone here back home nearby up locally")
 PLACE_PREPS = _words("in at to from near outside")
@@ -132,8 +153,26 @@ _NOT_AFTER_CUE = _words(
 )
 _STATE_NEXT = re.compile(rf",\s*(?:{US_STATES})\b")
 _UNIT_WORDS = frozenset({"apt", "apartment", "suite", "ste", "unit", "room", "floor", "fl"})
+_DOCTOR = _words("dr drs doctor")
+_FAMILY = _words("family family's")
+_SAINT = _words("st saint ste")
+# Last words of organisations and nations, which are not places of a person.
+_ORG_TAILS = _words(
+    "inc llc ltd corp co company group global research incorporated tv insurance bank "
+    "orchestra band club university college school republic kingdom states union partners "
+    "associates foundation institute"
+)
+_PLACE_AT = _words("at from to in")
+_STREET_AFTER = re.compile(r"\.?\s*(?:street|st\b|avenue|ave\b|road|rd\b|lane|drive|blvd)", re.I)
+# A ward or floor number after a place name ("QUARTERMAIN 3"), not a dose or a time.
+_WARD = re.compile(
+    r" ?\d{1,2}(?![\d:/.%']| ?(?:mg|mcg|g\b|ml|cc|l\b|units?|u\b|x\b|hrs?|hours?|min|am|pm|"
+    r"days?|weeks?|wks?|months?|years?|yrs?|lpm|%|liters?|times|mins?))",
+    re.I,
+)
 
 
+_FACILITY_WORDS = FACILITY_HEADS | frozenset(FACILITY_PAIRS)
 _TRIGGERS = (
     TITLES | CREDENTIALS | RELATIONS | CRED_TITLES | FACILITY_HEADS | frozenset(FACILITY_PAIRS)
 )
@@ -218,6 +257,12 @@ class NameFinder:
 
     def __init__(self, lex: Lexicons) -> None:
         self.lex = lex
+        # Common words that can start nothing: most tokens stop at this look-up.
+        self._inert = lex.noname - _TRIGGERS - lex.first - lex.city_heads
+        # First two words of the multi-word cities: longer matches are tried only there.
+        self._city_pairs = frozenset(
+            " ".join(c.split()[:2]) for c in lex.cities if c.count(" ") >= 1
+        )
 
     # -- tokens ------------------------------------------------------------
     @staticmethod
@@ -233,8 +278,6 @@ class NameFinder:
         for m in TOKEN.finditer(text):
             word = m.group()
             start, end = m.span()
-            if start and text[start - 1].isdigit():
-                continue  # a unit glued to a number: 4L, 20mg
             low = fold(word)
             if word[-1] == "." and len(word) > 2 and low not in TITLES:
                 word, end = word[:-1], end - 1
@@ -276,6 +319,7 @@ class NameFinder:
         n = len(toks)
         out: list[Span] = []
         taken = [False] * n
+        named = [False] * n  # token is part of a NAME span
         lex = self.lex
         state_zip = {m.start() for m in STATE_ZIP.finditer(text)} if "," in text else set()
 
@@ -284,6 +328,7 @@ class NameFinder:
                 out.append((typ, toks[i].start, toks[j - 1].end, score))
                 for k in range(i, j):
                     taken[k] = True
+                    named[k] = typ == "NAME"
 
         def adjacent(a: int, b: int) -> bool:
             gap = text[toks[a].end : toks[b].start]
@@ -315,7 +360,8 @@ class NameFinder:
             return j
 
         # Facilities first, so their name words are not taken as people.
-        for i in range(1, n):
+        facility_at = [i for i, t in enumerate(toks) if i and t.low in _FACILITY_WORDS]
+        for i in facility_at:
             t = toks[i]
             low = t.low
             # Facilities: "<Name> Hospital", "ST. MARY'S MEDICAL CENTER".
@@ -338,20 +384,12 @@ class NameFinder:
                 if k < i:
                     take(k, head_end, "GEOGRAPHIC", 0.85)
 
-        noname, first, city_heads = lex.noname, lex.first, lex.city_heads
-        for i in range(n):
+        inert = self._inert
+        for i, t in enumerate(toks):
             if taken[i]:
                 continue
-            t = toks[i]
             low = t.low
-            if (
-                low in noname
-                and low not in _TRIGGERS
-                and low not in first
-                and low not in city_heads
-                and t.end not in state_zip
-                and len(t.text) != 2
-            ):
+            if low in inert and len(t.text) != 2 and t.end not in state_zip:
                 continue  # a common word that starts nothing: most tokens stop here
             prev = toks[i - 1] if i else None
             colon = prev is not None and text[prev.end : prev.end + 1] == ":"
@@ -363,14 +401,28 @@ class NameFinder:
             ):
                 nxt = toks[i + 1] if i + 1 < n else None
                 ambiguous = low in AMBIGUOUS_TITLES and not mixed and not t.text.endswith(".")
+                doctor = low in _DOCTOR
                 if (
                     nxt is not None
-                    and text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                    and (
+                        text[t.end : nxt.start] in (" ", ". ", ".", "  ")
+                        or (
+                            t.text.endswith(".")
+                            and nxt.start == t.end
+                            and (nxt.text[0].isupper() or len(nxt.low) >= 3)
+                        )
+                    )
                     and (t.start == 0 or text[t.start - 1] in _BEFORE_TITLE)
                     and (not ambiguous or self.lexname(nxt))
                     and (
                         self._plausible(nxt, mixed)
                         or (nxt.low not in lex.common and len(nxt.low) >= 3)
+                        or (
+                            doctor
+                            and nxt.low not in POST_TITLE_NOT_NAME
+                            and len(nxt.low) >= 2
+                            and "." not in nxt.text[1:]
+                        )
                     )
                 ):
                     take(i + 1, name_run(i + 1, True, vouched=True), "NAME", 0.95)
@@ -412,6 +464,12 @@ class NameFinder:
                 and (nxt.cap or not mixed)
                 and (
                     (nxt.low not in lex.noname and not nxt.low.endswith(WORDY))
+                    or (
+                        i + 2 < n
+                        and toks[i + 2].low in AFTER_NAME
+                        and nxt.low not in STOP
+                        and text[nxt.end : toks[i + 2].start] == " "
+                    )
                     or (
                         (nxt.low in lex.last or nxt.low in lex.first)
                         and nxt.low not in STOP
@@ -461,6 +519,25 @@ class NameFinder:
                 or prev.low in PHRASE_SINGLE
                 or (prev.low + ":" in PHRASE_SINGLE and colon)
             )
+            if (
+                not cue
+                and prev is not None
+                and prev.low in RELATIONS
+                and gap == ", "
+                and text[t.end : t.end + 1] == ","
+                and (self.lexname(t) or (mixed and t.cap))
+                and low not in lex.noname
+            ):
+                cue = True  # apposition: "son, bill, called", "Nephew, Neil Meitz,"
+            if (
+                not cue
+                and prev is not None
+                and prev.low in PLURAL_CUES
+                and gap.strip(" ") in ("", ":")
+                and (t.cap or (not mixed and self.lexname(t)))
+                and low not in lex.noname
+            ):
+                cue = True
             first_name = cue and low in lex.first and low not in _NOT_AFTER_CUE
             if (cue or phrase) and (
                 first_name
@@ -471,6 +548,146 @@ class NameFinder:
             ):
                 take(i, name_run(i, True), "NAME", 0.9)
                 continue
+            # Coordinated names: "Dr. Griffin and Swackhamer", "Smokey, Morris and Roger".
+            if (
+                prev is not None
+                and i > 1
+                and (
+                    (
+                        prev.low in COORD
+                        and named[i - 2]
+                        and adjacent(i - 2, i - 1)
+                        and (t.cap if mixed else self.lexname(t))
+                    )
+                    or (
+                        named[i - 1]
+                        and text[prev.end : t.start].strip(" ") == ","
+                        and self.lexname(t)
+                        and (t.cap or not mixed)
+                    )
+                )
+                and not taken[i]
+                and low not in lex.noname
+                and low not in CREDENTIALS
+                and low not in _SAINT
+                and len(low) >= 2
+            ):
+                take(i, name_run(i, True), "NAME", 0.75)
+                continue
+            nxt = toks[i + 1] if i + 1 < n else None
+            # "<Name> and <Name> were...": two capitalised words joined, one a known name.
+            if (
+                mixed
+                and t.cap
+                and nxt is not None
+                and nxt.low in COORD
+                and i + 2 < n
+                and toks[i + 2].cap
+                and not taken[i + 2]
+                and adjacent(i, i + 1)
+                and adjacent(i + 1, i + 2)
+                and low not in lex.noname
+                and toks[i + 2].low not in lex.noname
+                and (self.lexname(t) or self.lexname(toks[i + 2]))
+            ):
+                take(i, i + 1, "NAME", 0.7)
+                continue
+            # "the Romero family", "KEEP ROMERO FAMILY AWARE".
+            if (
+                nxt is not None
+                and nxt.low in _FAMILY
+                and text[t.end : nxt.start] == " "
+                and low not in lex.noname
+                and len(low) >= 3
+                and (self.lexname(t) or (mixed and t.cap and not self._sentence_start(text, t)))
+                and not low.endswith(WORDY)
+            ):
+                take(i, i + 1, "NAME", 0.75)
+                continue
+            # "<Unknown Capitalised> (<Capitalised>) spent/lives/said...": a person.
+            if mixed and t.cap and low not in lex.noname and len(low) >= 3:
+                j = i + 1
+                while j < n and j - i < 3 and toks[j].cap and adjacent(j - 1, j):
+                    j += 1
+                if (
+                    j < n
+                    and toks[j].low in PERSON_VERBS
+                    and text[toks[j - 1].end : toks[j].start] == " "
+                    and (
+                        j - i >= 2
+                        or self.lexname(t)
+                        or not (self._sentence_start(text, t) or low.endswith(WORDY))
+                    )
+                    and all(toks[k].low not in lex.noname for k in range(i, j))
+                    and not any(toks[k].low in lex.cities for k in range(i, j))
+                ):
+                    take(i, j, "NAME", 0.65)
+                    continue
+            # "St. Agnes", "Saint Joseph's": a saint's name is a place (church, hospital).
+            if (
+                low in _SAINT
+                and nxt is not None
+                and (text[t.end : t.end + 1] == "." or len(low) > 3)
+                and t.text[0].isupper()
+                and (
+                    (t.cap and sum(c.isupper() for c in nxt.text) == 1)
+                    if mixed
+                    else self.lexname(nxt)
+                )
+                and nxt.start - t.end <= 2
+                and len(nxt.low) >= 3
+                and nxt.low not in STOP
+                and not _STREET_AFTER.match(text, nxt.end)
+            ):
+                j = i + 2
+                while j < n and j - i < 4 and adjacent(j - 1, j) and (toks[j].cap or not mixed):
+                    if toks[j].low in STOP:
+                        break
+                    j += 1
+                take(i, j, "GEOGRAPHIC", 0.8)
+                continue
+            # Places after at/from/to: "transplant at Holy Cross", "go to QUARTERMAIN 3".
+            if (
+                prev is not None
+                and prev.low in _PLACE_AT
+                and text[prev.end : t.start] == " "
+                and not taken[i]
+                and len(low) >= 3
+                and low not in STOP
+                and low not in lex.allow
+                and "-" not in t.text
+                and sum(c.isupper() for c in t.text) == (1 if mixed else len(t.text))
+            ):
+                j = i + 1
+                if mixed:
+                    while (
+                        j < n
+                        and j - i < 3
+                        and toks[j].cap
+                        and text[toks[j - 1].end : toks[j].start] == " "
+                        and "-" not in toks[j].text
+                    ):
+                        if toks[j].low in STOP:
+                            break
+                        j += 1
+                words = [toks[k] for k in range(i, j)]
+                ward = _WARD.match(text, toks[j - 1].end) is not None
+                known = any(w.low not in lex.noname for w in words)
+                if mixed:
+                    at_place = t.cap and (
+                        (known and (p2 in PLACE_VERBS or ward) and not low.endswith(WORDY))
+                        or (
+                            j - i >= 2
+                            and not any(w.low in STOP for w in words)
+                            and words[-1].low not in _ORG_TAILS
+                            and not (low in lex.first and low not in lex.noname)
+                        )
+                    )
+                else:
+                    at_place = ward and known and len(low) >= 4 and not self.lexname(t)
+                if at_place and not (mixed and self.lexname(t) and j == i + 1 and prev.low != "at"):
+                    take(i, j, "GEOGRAPHIC", 0.7 if ward or p2 in PLACE_VERBS else 0.6)
+                    continue
             # Places after "lives in", "moved to", "grew up in"...
             place_phrase = (
                 prev is not None
@@ -577,6 +794,8 @@ class NameFinder:
 
     def _city_width(self, toks: list[_Tok], i: int, adjacent: object) -> int:
         n = len(toks)
+        if i + 1 >= n or f"{toks[i].low} {toks[i + 1].low}" not in self._city_pairs:
+            return 1 if toks[i].low in self.lex.cities else 0
         for width in (3, 2, 1):
             if i + width > n:
                 continue

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from vallum.detect.checksums import dea_valid, iban_valid, luhn_valid, npi_valid
 
-__all__ = ["FAX_CUE", "Rule", "rules"]
+__all__ = ["FAX_CUE", "PREFILTERS", "Rule", "rules"]
 
 Validator = Callable[[str, str, int], float | None]
 """Given (value, text, start): a score capping the rule's, or ``None`` to drop it."""
@@ -42,6 +42,25 @@ class Rule:
     """Matches start at a digit run (or a ``(``/``+`` just before one): tried only there."""
     run: Callable[[int, str], bool] | None = None
     """For digit-led rules: which runs (length, next character) can start a match."""
+    pre: str = ""
+    """Name of a cheap whole-text test (see :data:`PREFILTERS`) that must pass first."""
+    lead: str = ""
+    """Matches start near a digit run: ``letters2`` (two letters right before it, as in
+    DEA and IBAN numbers) or ``word17`` (the start of a 17+ character alphanumeric word
+    holding it, as in a VIN). Tried only there."""
+
+
+_STREET_TAIL = re.compile(
+    r"(?:vej|v[äa]gen|gatan|gata|katu|kuja|tie|laan|straat|stra(?:ss|ß)e|gasse|weg|platz|vegen|"
+    r"veien|gade|allee|steig|ring|utca|ulica|cesta|sokak)\.?\s+\d"
+)
+PREFILTERS: dict[str, Callable[[str], bool]] = {
+    "mac": lambda t: t.count(":") >= 5 or t.count("-") >= 5,
+    "ipv6": lambda t: "::" in t or t.count(":") >= 7,
+    "street_tail": lambda t: _STREET_TAIL.search(t) is not None,
+    "tld": lambda t: _TLD.search(t) is not None,
+}
+"""Whole-text tests, each computed at most once per text, that gate the costlier rules."""
 
 
 MONTH = (
@@ -245,6 +264,46 @@ def _acronym(value: str, _text: str = "", _start: int = 0) -> float | None:
     if value in _NOT_FACILITY or len(vowels) > 1 or (vowels and vowels != [0]):
         return None
     return 1.0
+
+
+# Street suffixes that are also clinical abbreviations (Dr, CT, ST segment, PL...).
+_AMBIGUOUS_SUFFIX = frozenset(
+    [
+        "dr",
+        "ct",
+        "st",
+        "pl",
+        "ter",
+        "cir",
+        "ln",
+        "way",
+        "row",
+        "walk",
+        "loop",
+        "park",
+        "hill",
+        "hills",
+        "ridge",
+        "grove",
+        "close",
+        "square",
+        "sq",
+    ]
+)
+
+
+def _house(value: str, _text: str = "", _start: int = 0) -> float | None:
+    """``12 Oak St``; not ``2 mediastinal CT`` or ``0 KCL NOT GIVEN DR``."""
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*|\d+", value)
+    number = words[0] if words and words[0].isdigit() else ""
+    suffix = next((w for w in reversed(words) if w.lower() in _AMBIGUOUS_SUFFIX), "")
+    if not suffix:
+        return 0.9
+    middle = [w for w in words[1:] if w is not suffix and not w.isdigit()]
+    title = all(w[0].isupper() and not (len(w) > 2 and w.isupper()) for w in middle)
+    if (title and not suffix.isupper()) or (len(number) >= 3 and len(middle) <= 3):
+        return 0.9
+    return None
 
 
 def _age(value: str, _text: str = "", _start: int = 0) -> float | None:
@@ -633,11 +692,12 @@ def _build() -> tuple[Rule, ...]:
             "GEOGRAPHIC",
             c(
                 rf"(?i)(?<![\w\-])(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+|north|south|east|west\s+)?"
-                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)[A-Za-z][A-Za-z'.\-]*\s+|"
+                rf"(?:(?!(?:in|on|at|of|to|and|the|with|for|is|was|per|via|x)\s)(?:[A-Za-z]{{1,3}}\.|[A-Za-z][A-Za-z'\-]*)\s+|"
                 rf"\d+(?:st|nd|rd|th)\s+){{1,4}}?(?:{STREET_SUFFIX})\b\.?{_UNIT})"
             ),
             0.9,
             "v",
+            _house,
         ),
         Rule(
             "GEOGRAPHIC",
@@ -686,8 +746,27 @@ def _build() -> tuple[Rule, ...]:
             0.9,
             "v",
         ),
+        Rule(
+            "GEOGRAPHIC",
+            c(
+                r"(?i:\b(?:lives|living|live|resides|residing|reside|located|is|moved|stays?|staying)"
+                r"\s+(?:at|to)\s+|\baddress(?:\s+is)?\s*[:\-]?\s*)"
+                rf"(?P<v>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?(?=[ ,]+[A-ZÀ-Þ\d])(?:[ ,]+(?!{_NOT_ADDRESS_WORD})"
+                r"(?:[^\W\d_][^\s,.;:!?]*(?:\.(?=[ ,]+\w))?|\d{1,6}[A-Za-z]?\b)){2,8})"
+            ),
+            0.92,
+            "v",
+        ),
     ]
     return tuple(r)
+
+
+# Words that end a street address found after "lives at <number>" (units, times, prose).
+_NOT_ADDRESS_WORD = (
+    r"(?i:am|pm|mg|mcg|ml|cc|units?|hours?|hrs?|mins?|minutes|days?|weeks?|months?|years?|yrs?|"
+    r"times|x|lpm|percent|and|or|the|a|an|to|in|on|with|since|for|who|which|that|his|her|their|"
+    r"when|while|but|because|until|where|is|was|has|had|he|she|they|we|i|o'clock)\b"
+)
 
 
 MONTH_KEYS = frozenset(
@@ -695,6 +774,7 @@ MONTH_KEYS = frozenset(
 )
 _DAY_KEYS = frozenset(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
 _WORD_LED: dict[str, frozenset[str]] = {
+    "(?i:\\b(?:lives|living": frozenset(["liv", "res", "loc", "is", "mov", "sta", "add"]),
     "(?i)\\b(?P<v>(?:(?:mon": MONTH_KEYS | _DAY_KEYS,
     "(?i)\\b(?P<v>(?:jan": MONTH_KEYS,
     "(?i)\\b(?P<v>(?:christmas": frozenset(
@@ -730,6 +810,27 @@ _WORD_LED: dict[str, frozenset[str]] = {
     ),
     "(?i:\\b(?:licen[cs]e plate": frozenset(["lic", "pla", "reg", "tag", "veh"]),
 }
+_FOREIGN_STREET_KEYS = frozenset(
+    [
+        "via",
+        "pia",
+        "cor",
+        "rue",
+        "cal",
+        "ave",
+        "rua",
+        "pra",
+        "lar",
+        "ul",
+        "uli",
+        "pla",
+        "ale",
+        "car",
+        "bou",
+        "che",
+        "all",
+    ]
+)
 _GATED: dict[str, frozenset[str]] = {
     "(?i)\\b(?P<v>\\d{1,2}": MONTH_KEYS,
 }
@@ -746,27 +847,66 @@ def _digit_led(pattern: str) -> bool:
     return rest.startswith(_DIGIT_STARTS)
 
 
+def _run_ip(n: int, c: str) -> bool:
+    return 0 < n <= 3 and c == "."
+
+
+def _run_ssn(n: int, c: str) -> bool:
+    return n == 3 and c in "- ."
+
+
+def _run_card(n: int, _c: str) -> bool:
+    return n >= 4
+
+
+def _run_age(n: int, _c: str) -> bool:
+    return n in (2, 3)
+
+
+def _run_iso_date(n: int, c: str) -> bool:
+    return n == 4 and c in "-/."
+
+
+def _run_date(n: int, c: str) -> bool:
+    return 0 < n <= 2 and c in "/-."
+
+
+def _run_zip(n: int, _c: str) -> bool:
+    return n == 5
+
+
+def _run_house(n: int, c: str) -> bool:
+    return 0 < n <= 6 and (c in " \t-" or c.isalpha())
+
+
+def _run_plus(n: int, c: str) -> bool:
+    return n == 0 and c == "+"
+
+
 def _run_filter(rule: Rule) -> Callable[[int, str], bool] | None:
-    """Which digit runs can start a match of this rule (None: all)."""
+    """Which digit runs can start a match of this rule (None: all).
+
+    Module-level functions, so rules sharing one share its positions per text.
+    """
     p = rule.regex.pattern
     if rule.type == "IP_ADDRESS":
-        return lambda n, c: 0 < n <= 3 and c == "."
+        return _run_ip
     if rule.type == "SSN":
-        return lambda n, c: n == 3 and c in "- ."
+        return _run_ssn
     if rule.type == "CREDIT_CARD":
-        return lambda n, c: n >= 4
+        return _run_card
     if rule.type == "AGE_OVER_89":
-        return lambda n, c: n in (2, 3)
+        return _run_age
     if rule.type == "DATE" and "(?:19|20)\\d\\d[\\-/.]" in p[:60]:
-        return lambda n, c: n == 4 and c in "-/."
+        return _run_iso_date
     if rule.type == "DATE":
-        return lambda n, c: 0 < n <= 2 and c in "/-."
+        return _run_date
     if rule.type == "GEOGRAPHIC" and p.startswith("(?<![\\w\\-])(?P<v>\\d{5}"):
-        return lambda n, c: n == 5
+        return _run_zip
     if rule.type == "GEOGRAPHIC":
-        return lambda n, c: 0 < n <= 6 and (c in " \t-" or c.isalpha())
+        return _run_house
     if rule.type == "PHONE" and p.startswith("(?<![\\w+])(?P<v>\\+"):
-        return lambda n, c: n == 0 and c == "+"
+        return _run_plus
     return None
 
 
@@ -825,6 +965,11 @@ _TLD_HINTS = tuple(
 )
 
 
+_TLD: re.Pattern[str] = re.compile(
+    "(?:" + "|".join(re.escape(h) for h in _TLD_HINTS) + r")(?![A-Za-z0-9\-])"
+)
+
+
 def _keyed(rule: Rule) -> Rule:
     pattern = rule.regex.pattern
     if _digit_led(pattern):
@@ -837,11 +982,21 @@ def _keyed(rule: Rule) -> Rule:
     elif pattern.startswith("(?i)\\bwww"):
         rule = dataclasses.replace(rule, needs=("www", "WWW", "Www"))
     elif pattern.startswith("(?i)(?<![\\w:])(?P<v>(?:[0-9a-f]{1,4}:)"):
-        rule = dataclasses.replace(rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"))
+        rule = dataclasses.replace(
+            rule, needs=("::", ":0", ":1", ":2", ":3", ":4", ":5", ":6"), pre="ipv6"
+        )
     elif pattern.startswith("(?i)(?<![\\w:\\-])(?:[0-9a-f]{2}[:\\-])"):
-        rule = dataclasses.replace(rule, needs=(":", "-"))
+        rule = dataclasses.replace(rule, pre="mac")
+    elif rule.type in {"DEA", "IBAN"} and pattern.startswith("(?<![A-Za-z0-9])(?P<v>[A-"):
+        rule = dataclasses.replace(rule, lead="letters2")
+    elif rule.type == "VEHICLE_ID" and pattern.startswith("(?i)\\b(?P<v>[A-HJ"):
+        rule = dataclasses.replace(rule, lead="word17")
+    elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?[A-Z"):
+        rule = dataclasses.replace(rule, pre="street_tail")
+    elif pattern.startswith("(?<![\\w\\-])(?P<v>(?:\\d{1,6}\\s+)?(?:Via"):
+        rule = dataclasses.replace(rule, gate=_FOREIGN_STREET_KEYS)
     elif pattern.startswith("(?<![@\\w.\\-])(?:[A-Za-z0-9]"):
-        rule = dataclasses.replace(rule, needs=_TLD_HINTS)
+        rule = dataclasses.replace(rule, pre="tld")
 
     if pattern in _CUE_KEYS:
         return dataclasses.replace(rule, anchors=frozenset(_CUE_KEYS[pattern]))

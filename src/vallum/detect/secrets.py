@@ -29,6 +29,10 @@ class _Rule:
     score: float
     group: int = 0
     min_entropy: float = 0.0
+    needs: tuple[str, ...] = ()
+    """The rule runs only if the text holds one of these strings (a cheap prefilter)."""
+    folded: bool = False
+    """``needs`` are matched against the lower-cased text."""
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -37,11 +41,13 @@ _RULES: tuple[_Rule, ...] = (
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
         r"(?:[\s\S]{0,10000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?",
         0.99,
+        needs=("PRIVATE KEY",),
     ),
     _Rule(
         "AWS_ACCESS_KEY",
         r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z2-7]{16}\b",
         0.95,
+        needs=("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA"),
     ),
     _Rule(
         "AWS_SECRET_KEY",
@@ -49,61 +55,108 @@ _RULES: tuple[_Rule, ...] = (
         0.9,
         1,
         4.0,
+        needs=("aws",),
+        folded=True,
     ),
-    _Rule("GCP_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])", 0.95),
-    _Rule("GCP_SERVICE_ACCOUNT", r"\"type\"\s*:\s*\"service_account\"", 0.9),
-    _Rule("GCP_OAUTH_SECRET", r"\bGOCSPX-[0-9A-Za-z_\-]{28}\b", 0.95),
+    _Rule("GCP_API_KEY", r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])", 0.95, needs=("AIza",)),
+    _Rule(
+        "GCP_SERVICE_ACCOUNT",
+        r"\"type\"\s*:\s*\"service_account\"",
+        0.9,
+        needs=("service_account",),
+    ),
+    _Rule("GCP_OAUTH_SECRET", r"\bGOCSPX-[0-9A-Za-z_\-]{28}\b", 0.95, needs=("GOCSPX-",)),
     _Rule(
         "AZURE_STORAGE_KEY",
         r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
         0.95,
         1,
+        needs=("accountkey=",),
+        folded=True,
     ),
     _Rule(
         "AZURE_CONNECTION_STRING",
         r"(?i:(?:DefaultEndpointsProtocol|Endpoint)=[^;\s]+;[^\s\"']*?(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{20,})",
         0.95,
+        needs=("accountkey=", "sharedaccesskey="),
+        folded=True,
     ),
-    _Rule("AZURE_SAS_TOKEN", r"[?&]sig=[A-Za-z0-9%+/]{40,}(?:%3D|=){0,2}", 0.85),
-    _Rule("GITHUB_TOKEN", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b", 0.98),
-    _Rule("GITHUB_TOKEN", r"\bgithub_pat_[A-Za-z0-9_]{82}\b", 0.98),
-    _Rule("GITLAB_TOKEN", r"\bgl(?:pat|dt|ptt|rt|soat|cbt|imt|ft)-[A-Za-z0-9_\-]{20,}\b", 0.97),
-    _Rule("SLACK_TOKEN", r"\bxox[abposr]-(?:[0-9A-Za-z]+-){1,4}[0-9A-Za-z]{6,}\b", 0.97),
+    _Rule("AZURE_SAS_TOKEN", r"[?&]sig=[A-Za-z0-9%+/]{40,}(?:%3D|=){0,2}", 0.85, needs=("sig=",)),
+    _Rule(
+        "GITHUB_TOKEN",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+        0.98,
+        needs=("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _Rule("GITHUB_TOKEN", r"\bgithub_pat_[A-Za-z0-9_]{82}\b", 0.98, needs=("github_pat_",)),
+    _Rule(
+        "GITLAB_TOKEN",
+        r"\bgl(?:pat|dt|ptt|rt|soat|cbt|imt|ft)-[A-Za-z0-9_\-]{20,}\b",
+        0.97,
+        needs=("glpat-", "gldt-", "glptt-", "glrt-", "glsoat-", "glcbt-", "glimt-", "glft-"),
+    ),
+    _Rule(
+        "SLACK_TOKEN",
+        r"\bxox[abposr]-(?:[0-9A-Za-z]+-){1,4}[0-9A-Za-z]{6,}\b",
+        0.97,
+        needs=("xox",),
+    ),
     _Rule(
         "SLACK_WEBHOOK",
         r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/]{20,}",
         0.95,
+        needs=("hooks.slack.com",),
     ),
-    _Rule("STRIPE_KEY", r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,247}\b", 0.97),
-    _Rule("STRIPE_KEY", r"\bwhsec_[0-9A-Za-z]{24,}\b", 0.95),
-    _Rule("ANTHROPIC_API_KEY", r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,120}\b", 0.99),
+    _Rule(
+        "STRIPE_KEY",
+        r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,247}\b",
+        0.97,
+        needs=("_live_", "_test_"),
+    ),
+    _Rule("STRIPE_KEY", r"\bwhsec_[0-9A-Za-z]{24,}\b", 0.95, needs=("whsec_",)),
+    _Rule(
+        "ANTHROPIC_API_KEY",
+        r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,120}\b",
+        0.99,
+        needs=("sk-ant-",),
+    ),
     _Rule(
         "OPENAI_API_KEY",
         r"\bsk-(?:proj-|svcacct-|admin-|None-)?(?!ant-)[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b",
         0.99,
+        needs=("sk-",),
     ),
-    _Rule("OPENAI_API_KEY", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200}\b", 0.95),
-    _Rule("OPENAI_API_KEY", r"\bsk-[A-Za-z0-9]{48}\b", 0.9),
-    _Rule("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{34,40}\b", 0.95),
-    _Rule("NPM_TOKEN", r"\bnpm_[A-Za-z0-9]{36}\b", 0.95),
-    _Rule("PYPI_TOKEN", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b", 0.98),
-    _Rule("TWILIO_KEY", r"\bSK[0-9a-f]{32}\b", 0.8),
-    _Rule("SENDGRID_KEY", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b", 0.97),
+    _Rule(
+        "OPENAI_API_KEY",
+        r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200}\b",
+        0.95,
+        needs=("sk-",),
+    ),
+    _Rule("OPENAI_API_KEY", r"\bsk-[A-Za-z0-9]{48}\b", 0.9, needs=("sk-",)),
+    _Rule("HUGGINGFACE_TOKEN", r"\bhf_[A-Za-z0-9]{34,40}\b", 0.95, needs=("hf_",)),
+    _Rule("NPM_TOKEN", r"\bnpm_[A-Za-z0-9]{36}\b", 0.95, needs=("npm_",)),
+    _Rule("PYPI_TOKEN", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b", 0.98, needs=("pypi-",)),
+    _Rule("TWILIO_KEY", r"\bSK[0-9a-f]{32}\b", 0.8, needs=("SK",)),
+    _Rule("SENDGRID_KEY", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b", 0.97, needs=("SG.",)),
     _Rule(
         "JWT",
         r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{0,}",
         0.9,
+        needs=("eyJ",),
     ),
     _Rule(
         "CONNECTION_STRING",
         r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?|mssql|"
         r"sqlserver|oracle|ftp|sftp|smtp|ldap|https?)://[^\s:/@\"']+:([^\s@/\"']{3,})@[^\s\"']+",
         0.92,
+        needs=("://",),
     ),
     _Rule(
         "CONNECTION_STRING",
         r"(?i:(?:Server|Data Source|Host)=[^;\n]+;[^\n\"']*?(?:Password|Pwd)=)([^;\s\"']{3,})",
         0.9,
+        needs=("password=", "pwd="),
+        folded=True,
     ),
 )
 
@@ -113,6 +166,9 @@ _ASSIGN = re.compile(
     r"client[_\-]?secret|private[_\-]?key|credentials?)[A-Za-z0-9_.\-]*)[\"']?\s*"
     r"(?::=|=>|=|:)\s*(?:[\"'`]([^\"'`\s]{6,200})[\"'`]|([^\s\"'`,;)}\]]{6,200}))"
 )
+
+_ASSIGN_WORDS = ("pass", "pwd", "secret", "key", "token", "credential")
+"""One of these must be in the lower-cased text before :data:`_ASSIGN` is run."""
 
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:x+|\*+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|password|"
@@ -181,7 +237,11 @@ class SecretsDetector:
 
     def find(self, text: str) -> list[Finding]:
         found: list[Finding] = []
+        lower = text.lower()
         for rule, rx in self._rules():
+            hay = lower if rule.folded else text
+            if not any(n in hay for n in rule.needs):
+                continue
             for m in rx.finditer(text):
                 start, end = m.span(rule.group)
                 value = m.group(rule.group)
@@ -191,6 +251,8 @@ class SecretsDetector:
                 if rule.type == "JWT" and not _jwt_ok(value):
                     score = 0.6
                 found.append(Finding(rule.type, start, end, score, self.name))
+        if not any(k in lower for k in _ASSIGN_WORDS):
+            return _dedupe(found)
         for m in _ASSIGN.finditer(text):
             g = 2 if m.group(2) is not None else 3
             value = m.group(g)

@@ -128,7 +128,43 @@ def test_loads_lazily() -> None:
     ],
 )
 def test_places(text: str, value: str) -> None:
-    assert ("GEOGRAPHIC", value) in found(text)
+    got = found(text)
+    assert any(t == "GEOGRAPHIC" and value in v for t, v in got), got
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "typ"),
+    [
+        ("Tomomi Nishiyama lives at 86036 Rua do Arenque 1634, Goiania", "86036", "GEOGRAPHIC"),
+        ("Saw dr green this am, pain controlled.", "green", "NAME"),
+        ("K+ repleted, Dr.King aware.", "King", "NAME"),
+        ("Dr. Griffin and Swackhamer aware of the plan.", "Swackhamer", "NAME"),
+        ("She had a heart transplant at Holy Cross last year.", "Holy Cross", "GEOGRAPHIC"),
+        ("Was accepted by St. Agnes rehab.", "St. Agnes", "GEOGRAPHIC"),
+        ("KEEP ROMERO FAMILY AWARE OF PLAN.", "ROMERO", "NAME"),
+        ("Sons Smokey, Morris and Roger in to visit.", "Roger", "NAME"),
+        ("TRANSFERED BACK TO QUARTERMAIN 3 POST PROCEDURE.", "QUARTERMAIN", "GEOGRAPHIC"),
+    ],
+)
+def test_context_cues(text: str, value: str, typ: str) -> None:
+    got = found(text)
+    assert any(t == typ and value in v for t, v in got), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Multiple family members at bedside.",
+        "Remains in A-fib, HR 110s. Changed from AC to C-pap.",
+        "EKG with nonspecific ST changes, 1 ST DEGREE AV BLOCK.",
+        "Dermatology feels the rash is contact dermatitis.",
+        "Dr aware and notified of the plan.",
+        "Lasix given at 10 mg, BP is at 120 today.",
+    ],
+)
+def test_context_cues_quiet(text: str) -> None:
+    got = found(text)
+    assert not any(t in {"NAME", "GEOGRAPHIC"} for t, _v in got), got
 
 
 def test_address_block_lines_are_places() -> None:

@@ -60,3 +60,24 @@ def test_prose_is_clean() -> None:
 def test_entropy() -> None:
     assert shannon_entropy("aaaa") == 0.0
     assert shannon_entropy("abcd") == 2.0
+
+
+@pytest.mark.parametrize(
+    ("typ", "text"),
+    [
+        # Case-insensitive rules must survive the lower-cased prefilter.
+        ("AZURE_STORAGE_KEY", "ACCOUNTKEY=" + "A" * 43 + "b" * 43 + "=="),
+        ("AWS_SECRET_KEY", "AWS_Secret_Access_Key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("CONNECTION_STRING", "Server=db;Database=x;PWD=" + "Xy7-q9Lm2"),
+        ("GENERIC_SECRET", 'CLIENT_SECRET: "' + "Zq8vX3LmN2pR9tY4wK6u" + '"'),
+    ],
+)
+def test_prefilter_keeps_case_insensitive_rules(typ: str, text: str) -> None:
+    assert typ in {f.type for f in DET.detect(text).findings}
+
+
+def test_clean_clinical_text_runs_no_rule() -> None:
+    # No provider prefix or key-ish word: every rule is skipped by the prefilter, so the
+    # result is empty even for text full of colons, equals signs and long words.
+    text = "BP 120/80, HR 72; plan = continue metoprolol. Follow-up: 2 weeks. " * 20
+    assert DET.find(text) == []
