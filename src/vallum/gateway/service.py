@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import itertools
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,22 @@ from vallum.ledger.event import Outcome
 log = logging.getLogger("vallum.gateway")
 access_log = logging.getLogger("vallum.gateway.access")
 ENDPOINTS = ("chat/completions", "completions", "embeddings")
+#: Shed (503) when the requests in flight would wait longer than this for the
+#: guard work ahead of them (estimated from the recent guard time per request).
+MAX_GUARD_BACKLOG_SECONDS = 0.5
+#: Weight of the newest request in the moving average of guard time.
+_EWMA = 0.05
+
+
+class RequestIds:
+    """Unique request ids without a system call each: a random per-process prefix, a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._next = itertools.count(1).__next__
+
+    def new(self) -> str:
+        return f"{self._prefix}{self._next():016x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,8 @@ class Gateway:
         self.capture = capture
         self.max_inflight = max_inflight
         self.inflight = 0
+        self.guard_seconds = 0.0  # moving average of detector time per request
+        self._ids = RequestIds()
 
     # -- authentication and authorization ----------------------------------
     async def authenticate(self, authorization: str | None) -> KeyPrincipal:
@@ -170,15 +188,14 @@ class Gateway:
     async def handle(
         self, endpoint: str, authorization: str | None, body: bytes
     ) -> Answer | Stream:
-        call = _Call(uuid.uuid4().hex, endpoint, time.perf_counter(), _sha(body))
+        call = _Call(self._ids.new(), endpoint, time.perf_counter(), _sha(body))
         if self.capture is not None:
             call.raw = body
         headers = {"x-request-id": call.request_id}
         self.inflight += 1
         streaming = False
         try:
-            if self.inflight > self.max_inflight:
-                raise OverloadedError("the gateway is overloaded; retry shortly")
+            self.admit()
             self.auditor.check()
             call.key = await self.authenticate(authorization)
             result = await self._handle(call, body)
@@ -197,6 +214,18 @@ class Gateway:
         finally:
             if not streaming:
                 self.inflight -= 1
+
+    def admit(self) -> None:
+        """Refuse (503) before any work when the worker is full: cheap, on the event loop.
+
+        Two bounds: ``max_inflight`` requests, and the guard work ahead of this
+        request (requests in flight times the recent detector time per request),
+        so that refusals stay fast and admitted requests do not wait for seconds.
+        """
+        if self.inflight > self.max_inflight or (
+            self.inflight * self.guard_seconds > MAX_GUARD_BACKLOG_SECONDS
+        ):
+            raise OverloadedError("the gateway is overloaded; retry shortly")
 
     async def _counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """A stream stays in flight until its last byte (or its client leaves)."""
@@ -477,6 +506,7 @@ class Gateway:
             # Integers (microseconds): canonical JSON of floats is the slow path.
             "latency_us": int(total * 1e6),
             "upstream_us": int(call.upstream_seconds * 1e6),
+            "guard_us": int(call.found.seconds * 1e6),
             "action": call.found.action,
             "findings": call.found.to_dict(),
         }
@@ -562,6 +592,8 @@ class Gateway:
         return Answer(status, wire.error_bytes(exc), headers)
 
     def _observe(self, call: _Call, status: int, data: dict[str, object]) -> None:
+        if call.found.seconds or call.route is not None:
+            self.guard_seconds += _EWMA * (call.found.seconds - self.guard_seconds)
         route = call.route.alias if call.route is not None else "-"
         total = time.perf_counter() - call.started
         m = self.metrics
