@@ -92,6 +92,7 @@ def create_gateway_app(
         try:
             yield
         finally:
+            gw.auditor.close()  # hand the last events to the ledger before it closes
             table.stop()
             if capture is not None:
                 capture.close()
