@@ -2,7 +2,7 @@
 
 Events carry identifiers, counts and SHA-256 digests, never content. The first
 event of a window goes to the ledger's group-commit queue (``Ledger.submit``) at
-once; the events that follow within ``FLUSH_SECONDS`` are buffered on the event
+once; the events that follow within ``FLUSH_SECONDS`` (20 ms) are buffered on the event
 loop and handed over in one batch: one queue item and one transaction for many
 requests instead of one each, which keeps the ledger writer thread from
 competing with the event loop for the interpreter on every request. The response
@@ -30,7 +30,7 @@ from vallum.ledger.writer import Ledger, Receipt
 log = logging.getLogger(__name__)
 UNHEALTHY_SECONDS = 1.0
 #: How long an event may wait in the buffer before it is handed to the ledger.
-FLUSH_SECONDS = 0.005
+FLUSH_SECONDS = 0.02
 #: Events the buffer holds at most; beyond, requests are refused (503).
 BUFFER_EVENTS = 20_000
 
