@@ -160,12 +160,21 @@ def main(argv: list[str] | None = None) -> int:
         if inst is not None:
             from gateway import vallum_target
 
-            counts = vallum_target.ledger_counts(inst)
+            counts, split = vallum_target.ledger_summary(inst)
             answered = sum(r.latency.answered + r.throughput.answered for r in rows
                            if r.target.startswith("vallum"))  # fmt: skip
             ledger = (
                 f"Ledger: {sum(counts.values()):,} gateway events ({dict(counts)}) for "
-                f"{answered:,} measured answers plus the readiness probes."
+                f"{answered:,} measured answers plus the readiness probes.\n\n"
+                "Median time split of Vallum's answers, from their ledger events (ms; "
+                "`own` = in the handler minus the vendor and the detectors):\n\n"
+                "| route | in handler | waiting for the vendor | detectors | own |\n"
+                "| --- | --- | --- | --- | --- |\n"
+                + "\n".join(
+                    f"| {route} | {t['total']:.3f} | {t['upstream']:.3f} | "
+                    f"{t['guards']:.3f} | {t['own']:.3f} |"
+                    for route, t in sorted(split.items())
+                )
             )
     cmd = "python bench/gateway_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"### {report.header(versions)}\n")

@@ -39,6 +39,20 @@ def _letters(n: int, width: int = 7) -> str:
     return "".join(reversed(out))
 
 
+_BASE = [0]
+
+
+def _next_base(count: int) -> int:
+    """The first prompt number of a run: runs never reuse each other's prompts.
+
+    The gateway remembers texts its guards found clean; a prompt sent again in a
+    later run would skip the detectors and flatter the guarded figures.
+    """
+    base = _BASE[0]
+    _BASE[0] += count
+    return base
+
+
 def prompt_text(n: int, size: int = PROMPT_BYTES) -> str:
     """A benign English prompt of exactly ``size`` bytes, marked so no two are equal.
 
@@ -295,7 +309,8 @@ async def closed_loop(
 ) -> Result:
     """``concurrency`` connections back to back for ``warmup + seconds``."""
     tally = Tally()
-    counter = iter(range(max_requests))
+    base = _next_base(max_requests)
+    counter = iter(range(base, base + max_requests))
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + seconds
@@ -339,6 +354,7 @@ async def open_loop(
     busy = 0
     tasks: set[asyncio.Task[None]] = set()
     total = int(rate * seconds)
+    base = _next_base(total)
     start = time.perf_counter()
 
     async def fire(n: int) -> None:
@@ -361,7 +377,7 @@ async def open_loop(
             if busy >= max_in_flight:
                 tally.skipped += 1
             else:
-                task = asyncio.create_task(fire(sent))
+                task = asyncio.create_task(fire(base + sent))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             sent += 1

@@ -10,6 +10,7 @@ forwarded.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -134,10 +135,37 @@ def limited_target(inst: Installation, port: int) -> Target:
 
 def ledger_counts(inst: Installation) -> Counter[str]:
     """Gateway events in the ledger, by action (``vallum audit export --format jsonl``)."""
+    return ledger_summary(inst)[0]
+
+
+def ledger_summary(inst: Installation) -> tuple[Counter[str], dict[str, dict[str, float]]]:
+    """Gateway events by action, and per route the median time split of its answers.
+
+    The split, from each ``gateway.request`` event's integer microseconds: ``total``
+    (``latency_us``, handler entry to the event), ``upstream`` (waiting for the
+    vendor), ``guards`` (in the detectors, measured in-process) and ``own`` (the
+    rest: the gateway's own work inside the handler). In milliseconds.
+    """
     counts: Counter[str] = Counter()
+    times: dict[str, dict[str, list[int]]] = {}
     for line in inst.vallum("audit", "export", "--format", "jsonl").splitlines():
-        if line.strip():
-            action = json.loads(line).get("action", "")
-            if action in GATEWAY_ACTIONS:
-                counts[action] += 1
-    return counts
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        action = event.get("action", "")
+        if action not in GATEWAY_ACTIONS:
+            continue
+        counts[action] += 1
+        data = event.get("data") or {}
+        if action != "gateway.request" or data.get("status") != 200 or "route" not in data:
+            continue
+        total, up, guard = data["latency_us"], data["upstream_us"], data.get("guard_us", 0)
+        t = times.setdefault(data["route"], {"total": [], "upstream": [], "guards": [], "own": []})
+        t["total"].append(total)
+        t["upstream"].append(up)
+        t["guards"].append(guard)
+        t["own"].append(total - up - guard)
+    split = {
+        route: {k: statistics.median(v) / 1000 for k, v in t.items()} for route, t in times.items()
+    }
+    return counts, split

@@ -8,6 +8,7 @@ each worker process when ``vallum gateway --workers N`` starts several.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -89,9 +90,14 @@ def create_gateway_app(
         )
         holder["gw"] = gw
         app.state.gateway = gw
+        watcher = asyncio.create_task(gw.watch_loop())
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            gw.auditor.close()  # hand the last events to the ledger before it closes
             table.stop()
             if capture is not None:
                 capture.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ DETECTORS = {
 INPUT_GUARDS = ("injection", "secrets", "phi")
 OUTPUT_GUARDS = ("phi", "secrets", "leak")
 _CLASS_OF = {"phi": "phi", "secrets": "secrets"}
+#: Clean verdicts remembered per guard (texts that repeat: system prompts, history).
+CLEAN_CACHE_SIZE = 4096
+#: Only texts up to this length are remembered (a long text rarely repeats exactly).
+CLEAN_CACHE_MAX_CHARS = 8192
 
 
 class _Unavailable:
@@ -62,6 +67,22 @@ class DetectorSet:
         self._factories = factories or {}
         self._built: dict[str, Detector] = {}
         self._lock = threading.Lock()
+        # Texts each guard found clean. Detectors are deterministic, so a text seen
+        # clean (an operator's system prompt, conversation history) is not scanned
+        # again. Only clean texts are kept: they hold nothing the guards look for.
+        self._clean: dict[str, dict[str, None]] = {}
+
+    def known_clean(self, guard: str, text: str) -> bool:
+        seen = self._clean.get(guard)
+        return seen is not None and text in seen
+
+    def remember_clean(self, guard: str, text: str) -> None:
+        if len(text) > CLEAN_CACHE_MAX_CHARS:
+            return
+        seen = self._clean.setdefault(guard, {})
+        if len(seen) >= CLEAN_CACHE_SIZE:
+            seen.pop(next(iter(seen)))  # oldest first
+        seen[text] = None
 
     def get(self, guard: str) -> Detector:
         found = self._built.get(guard)
@@ -98,6 +119,7 @@ class Findings:
 
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     actions: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # time spent in the detectors
 
     def add(self, guard: str, findings: Sequence[Finding], action: str) -> None:
         c = self.counts.setdefault(guard, Counter())
@@ -160,10 +182,22 @@ def canary_detector(canary: str) -> Detector:
 
 
 def check(
-    detectors: DetectorSet, guard: str, text: str, override: Detector | None = None
+    detectors: DetectorSet,
+    guard: str,
+    text: str,
+    override: Detector | None = None,
+    found: Findings | None = None,
 ) -> Verdict:
-    """Run one guard; ERROR blocks at once (fail closed)."""
+    """Run one guard; ERROR blocks at once (fail closed). Adds its time to ``found``."""
+    cacheable = override is None
+    if cacheable and detectors.known_clean(guard, text):
+        return Verdict(guard, Outcome.CLEAN)
+    t0 = time.perf_counter()
     verdict = run_detector(override or detectors.get(guard), text)
+    if found is not None:
+        found.seconds += time.perf_counter() - t0
+    if cacheable and verdict.outcome is Outcome.CLEAN:
+        detectors.remember_clean(guard, text)
     if verdict.outcome is Outcome.ERROR:
         raise GuardBlockedError(
             f"the {guard} guard could not decide ({verdict.error or 'error'}); refused, fail closed"
@@ -192,7 +226,7 @@ def guard_input(
         for i, text in enumerate(out):
             if not text:
                 continue
-            verdict = check(detectors, guard, text)
+            verdict = check(detectors, guard, text, found=found)
             if verdict.outcome is not Outcome.FLAGGED:
                 continue
             action = effective(guard, mode, vendor)
@@ -227,7 +261,7 @@ def guard_output(
         mode = policy.mode(guard)
         if mode is None:
             continue
-        verdict = check(detectors, guard, text, leak if guard == "leak" else None)
+        verdict = check(detectors, guard, text, leak if guard == "leak" else None, found)
         if verdict.outcome is not Outcome.FLAGGED:
             continue
         found.add(guard, verdict.findings, mode.value)
@@ -294,7 +328,8 @@ class StreamGuard:
         for guard in self._guards:
             mode = self._policy.mode(guard)
             assert mode is not None  # noqa: S101 - filtered in __init__
-            verdict = check(self._detectors, guard, scan, self._leak if guard == "leak" else None)
+            override = self._leak if guard == "leak" else None
+            verdict = check(self._detectors, guard, scan, override, self._found)
             if verdict.outcome is not Outcome.FLAGGED:
                 continue
             mine = [f for f in verdict.findings if f.end > base]

@@ -10,12 +10,13 @@ is recorded (``gateway.blocked``, ``gateway.rate_limited``) before it is raised.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
+import itertools
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,26 @@ from vallum.ledger.event import Outcome
 log = logging.getLogger("vallum.gateway")
 access_log = logging.getLogger("vallum.gateway.access")
 ENDPOINTS = ("chat/completions", "completions", "embeddings")
+#: Shed (503) when the requests in flight would wait longer than this for the
+#: guard work ahead of them (estimated from the recent guard time per request).
+MAX_GUARD_BACKLOG_SECONDS = 1.0
+#: Weight of the newest request in the moving average of guard time.
+_EWMA = 0.05
+#: Shed (503) while the event loop runs this late: queued work ahead of a new request.
+MAX_LOOP_LAG_SECONDS = 1.0
+#: How often the loop's lateness is measured.
+LAG_PROBE_SECONDS = 0.05
+
+
+class RequestIds:
+    """Unique request ids without a system call each: a random per-process prefix, a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._next = itertools.count(1).__next__
+
+    def new(self) -> str:
+        return f"{self._prefix}{self._next():016x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +158,10 @@ class Gateway:
         self.capture = capture
         self.max_inflight = max_inflight
         self.inflight = 0
+        self.guard_seconds = 0.0  # moving average of detector time per request
+        self.loop_lag = 0.0  # how late the event loop ran the last probe
+        self._auth_pending: dict[str, asyncio.Future[KeyPrincipal]] = {}
+        self._ids = RequestIds()
 
     # -- authentication and authorization ----------------------------------
     async def authenticate(self, authorization: str | None) -> KeyPrincipal:
@@ -146,7 +171,17 @@ class Gateway:
         d = self.ctx.directory
         principal = apikeys.authenticate_cached(d, presented)
         if principal is None:
-            principal = await run_in_threadpool(apikeys.authenticate, d, presented, where="gateway")
+            # One database check per key at a time: when a key's cache entry expires
+            # under load, the requests that arrive meanwhile wait for the same check
+            # instead of each taking a thread and a query.
+            pending = self._auth_pending.get(presented)
+            if pending is None:
+                pending = asyncio.ensure_future(
+                    run_in_threadpool(apikeys.authenticate, d, presented, where="gateway")
+                )
+                self._auth_pending[presented] = pending
+                pending.add_done_callback(lambda _f: self._auth_pending.pop(presented, None))
+            principal = await asyncio.shield(pending)
         if Permission.GATEWAY_USE not in principal.permissions:
             raise PolicyViolation("this key does not hold gateway.use")
         return principal
@@ -170,15 +205,14 @@ class Gateway:
     async def handle(
         self, endpoint: str, authorization: str | None, body: bytes
     ) -> Answer | Stream:
-        call = _Call(uuid.uuid4().hex, endpoint, time.perf_counter(), _sha(body))
+        call = _Call(self._ids.new(), endpoint, time.perf_counter(), _sha(body))
         if self.capture is not None:
             call.raw = body
         headers = {"x-request-id": call.request_id}
         self.inflight += 1
         streaming = False
         try:
-            if self.inflight > self.max_inflight:
-                raise OverloadedError("the gateway is overloaded; retry shortly")
+            self.admit()
             self.auditor.check()
             call.key = await self.authenticate(authorization)
             result = await self._handle(call, body)
@@ -197,6 +231,33 @@ class Gateway:
         finally:
             if not streaming:
                 self.inflight -= 1
+
+    def admit(self) -> None:
+        """Refuse (503) before any work when the worker is full: cheap, on the event loop.
+
+        Two bounds: ``max_inflight`` requests, and the guard work ahead of this
+        request (requests in flight times the recent detector time per request),
+        so that refusals stay fast and admitted requests do not wait for seconds.
+        """
+        if (
+            self.inflight > self.max_inflight
+            or self.inflight * self.guard_seconds > MAX_GUARD_BACKLOG_SECONDS
+            or self.loop_lag > MAX_LOOP_LAG_SECONDS
+        ):
+            raise OverloadedError("the gateway is overloaded; retry shortly")
+
+    async def watch_loop(self) -> None:
+        """Measure, forever, how late the event loop runs a timer (its queued work).
+
+        While it runs later than ``MAX_LOOP_LAG_SECONDS`` new requests are refused
+        at once: a refusal costs a fraction of an admitted request, so the backlog
+        drains and refusals stay fast instead of waiting behind it.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_PROBE_SECONDS
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            self.loop_lag = max(0.0, loop.time() - due)
 
     async def _counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """A stream stays in flight until its last byte (or its client leaves)."""
@@ -459,8 +520,6 @@ class Gateway:
                 log.warning("could not shred a conversation mapping: %s", type(exc).__name__)
 
         try:
-            import asyncio
-
             asyncio.get_running_loop().run_in_executor(None, work)
         except RuntimeError:
             work()
@@ -477,6 +536,7 @@ class Gateway:
             # Integers (microseconds): canonical JSON of floats is the slow path.
             "latency_us": int(total * 1e6),
             "upstream_us": int(call.upstream_seconds * 1e6),
+            "guard_us": int(call.found.seconds * 1e6),
             "action": call.found.action,
             "findings": call.found.to_dict(),
         }
@@ -562,6 +622,8 @@ class Gateway:
         return Answer(status, wire.error_bytes(exc), headers)
 
     def _observe(self, call: _Call, status: int, data: dict[str, object]) -> None:
+        if call.found.seconds or call.route is not None:
+            self.guard_seconds += _EWMA * (call.found.seconds - self.guard_seconds)
         route = call.route.alias if call.route is not None else "-"
         total = time.perf_counter() - call.started
         m = self.metrics

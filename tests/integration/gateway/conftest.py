@@ -103,8 +103,15 @@ class GatewayRig:
 
         from vallum.store.models import LedgerEvent
 
+        # The gateway buffers events for a few ms, then the ledger commits them.
+        auditor = _find_gateway(self.served.server.config.loaded_app).auditor
+        deadline = time.monotonic() + 5
+        time.sleep(0.02)
+        while auditor.buffered or auditor.pending:
+            if time.monotonic() > deadline:
+                raise AssertionError("the gateway's audit events were not committed")
+            time.sleep(0.01)
         self.ctx.ledger.checkpoint_now()
-        time.sleep(0.05)
         with self.ctx.engine.connect() as conn:
             rows = conn.execute(
                 select(LedgerEvent).where(LedgerEvent.action == action).order_by(LedgerEvent.seq)
@@ -115,10 +122,14 @@ class GatewayRig:
         ]
 
 
-def _find_table(app: Any) -> Any:
+def _find_gateway(app: Any) -> Any:
     while not hasattr(app, "state"):
         app = app.app
-    return app.state.gateway.table
+    return app.state.gateway
+
+
+def _find_table(app: Any) -> Any:
+    return _find_gateway(app).table
 
 
 @pytest.fixture
