@@ -12,7 +12,7 @@ the application's task, which a text-only detector cannot know.
 
 Reports TPR at FPR <= 2 %, a threshold table, TPR per technique and FPR per benign
 shape, and p50/p99 latency of one detect() call on 1 KB prompts (one core). Peers
-run in a separate venv, bench/.venv-peers (created here if missing; git-ignored):
+run in a separate venv, bench/.venv-peers-injection (created here if missing; git-ignored):
 scikit-learn for the baseline, llm-guard (with CPU torch) for its offline scanners.
 """
 
@@ -39,7 +39,7 @@ import injection_corpus  # noqa: E402
 
 from vallum.detect.injection import InjectionDetector  # noqa: E402
 
-PEERS = ROOT / "bench" / ".venv-peers"
+PEERS = ROOT / "bench" / ".venv-peers-injection"
 PLAIN = "indirect_bipia_plain"
 MAX_FPR = 0.02
 

@@ -1,6 +1,6 @@
 """Train the injection classifier shipped in src/vallum/detect/data/.
 
-    bench/.venv-peers/bin/python scripts/train_injection.py   # needs numpy (bench venv)
+    .venv/bin/python scripts/train_injection.py   # needs numpy (installed with h5py)
 
 Reproducible: fixed seed, deterministic corpus (scripts/injection_corpus.py), full-batch
 order fixed by the seed. Writes ``injection_weights.bin`` (float32, little-endian,
