@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/injection_bench.py
 	$(BIN)/python bench/gateway_bench.py
 	$(BIN)/python bench/phi_bench.py --write-docs
+	$(BIN)/python bench/secrets_bench.py --write-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
