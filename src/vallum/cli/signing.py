@@ -184,7 +184,7 @@ def _emit(result: SignResult | VerifyResult, fmt: str, verb: str) -> None:
 def _record(state: State, what: str, record: Callable[[Context], int]) -> None:
     # Without a data directory there is nothing to record into: say so before
     # importing the kernel (SQLAlchemy, Alembic), which costs start-up time.
-    if not state.settings().data_dir.exists():
+    if state.data_dir_missing():
         click.echo(f"vallum: Vallum is not initialised; {what} was not recorded", err=True)
         return
     try:
