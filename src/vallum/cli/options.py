@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +47,29 @@ class State:
             if not self.debug:
                 logging.getLogger().setLevel(self._settings.log_level.upper())
         return self._settings
+
+    def data_dir_missing(self) -> bool:
+        """Whether the data directory does not exist (Vallum is not initialised).
+
+        Decided without building the settings (pydantic) when no config file can
+        set the directory: the flag, then ``VALLUM_DATA_DIR``, then the default,
+        which is the settings' own precedence. Otherwise the settings decide.
+        """
+        env = os.environ.get("VALLUM_DATA_DIR")
+        no_toml = not (
+            self.config or os.environ.get("VALLUM_CONFIG") or Path("vallum.toml").is_file()
+        )
+        if self.data_dir is not None:
+            directory = self.data_dir
+        elif env:
+            directory = Path(env)
+        elif no_toml:
+            import platformdirs
+
+            directory = Path(platformdirs.user_data_dir("vallum", appauthor=False))
+        else:
+            directory = self.settings().data_dir
+        return not directory.expanduser().exists()
 
     def context(self, **flags: Any) -> Context:
         from vallum.context import open_context

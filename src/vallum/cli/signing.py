@@ -182,6 +182,11 @@ def _emit(result: SignResult | VerifyResult, fmt: str, verb: str) -> None:
 
 
 def _record(state: State, what: str, record: Callable[[Context], int]) -> None:
+    # Without a data directory there is nothing to record into: say so before
+    # importing the kernel (SQLAlchemy, Alembic), which costs start-up time.
+    if state.data_dir_missing():
+        click.echo(f"vallum: Vallum is not initialised; {what} was not recorded", err=True)
+        return
     try:
         ctx = state.context()
     except NotInitializedError:

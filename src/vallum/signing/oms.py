@@ -37,6 +37,7 @@ from vallum.errors import (
     UnavailableError,
     UsageError,
 )
+from vallum.signing import native
 
 _T = TypeVar("_T")
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
@@ -147,6 +148,11 @@ def load_private_key_fingerprint(path: Path) -> str:
 
 
 def load_public_key_fingerprint(path: Path) -> str:
+    return public_key_fingerprint(load_public_key(path))
+
+
+def load_public_key(path: Path) -> Any:
+    """A PEM EC public key on P-256, P-384 or P-521."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -157,7 +163,7 @@ def load_public_key_fingerprint(path: Path) -> str:
         raise KeyFileError(f"public key {path} is not a PEM public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _CURVES:
         raise KeyFileError(f"public key {path} is not an EC key on P-256, P-384 or P-521")
-    return public_key_fingerprint(key)
+    return key
 
 
 def public_key_fingerprint(key: Any) -> str:
@@ -214,7 +220,12 @@ def _payload(model_name: str, resources: Mapping[str, str], serialization: Seria
 
 
 def make_signer(spec: SignerSpec) -> Any:
-    """model_signing's signer for ``spec``; for Sigstore this reaches the network."""
+    """model_signing's signer for ``spec``; for Sigstore this reaches the network.
+
+    None for the private-key method, which ``sign_resources`` signs natively.
+    """
+    if spec.method is Method.KEY:
+        return None
     if spec.method is Method.SIGSTORE:
         return _make_signer(spec)
     try:
@@ -260,7 +271,20 @@ def sign_resources(
     serialization: Serialization,
     signature: Path,
 ) -> None:
-    """Sign the manifest and write the bundle to ``signature``."""
+    """Sign the manifest and write the bundle to ``signature``.
+
+    The private-key method is signed natively (see ``native``); ``signer`` is then
+    None and model_signing is never imported.
+    """
+    if spec.method is Method.KEY:
+        data = native.sign_bundle(
+            _required(spec.private_key, "--private-key"),
+            model_name,
+            resources,
+            serialization.to_args(),
+        )
+        _write_atomically(signature, data.decode())
+        return
     payload = _payload(model_name, resources, serialization)
     try:
         with _quiet_http():
@@ -272,9 +296,17 @@ def sign_resources(
                 hint=NETWORK_HINT,
             ) from exc
         raise KeyFileError(f"cannot sign with the given key ({type(exc).__name__})") from exc
+    _write_atomically(signature, bundle)
+
+
+def _write_atomically(signature: Path, bundle: Any) -> None:
+    """Write ``bundle`` (JSON text, or a model_signing Signature) via a temporary file."""
     tmp = signature.with_name(signature.name + ".tmp")
     try:
-        bundle.write(tmp)
+        if isinstance(bundle, str):
+            tmp.write_text(bundle, encoding="utf-8")
+        else:
+            bundle.write(tmp)
         tmp.replace(signature)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -375,7 +407,13 @@ def verify_signature(spec: VerifierSpec, signature: Path) -> SignedManifest:
     """
     doc = read_bundle(signature)
     if spec.method is Method.KEY:
-        fingerprint = load_public_key_fingerprint(_required(spec.public_key, "--public-key"))
+        key = load_public_key(_required(spec.public_key, "--public-key"))
+        fingerprint = public_key_fingerprint(key)
+        stmt = native.verify_bundle(doc, key, signature)
+        if stmt.get("predicateType") == native.PREDICATE_TYPE:
+            name, args, items = native.manifest_of(stmt, signature)
+            return _to_signed_manifest(name, args, items, fingerprint, signature)
+        # Older predicates (model_signing 0.2): let model_signing read them.
     else:
         if spec.method is Method.CERTIFICATE:
             load_certificates(spec.certificate_chain, "certificate chain file")
@@ -413,7 +451,22 @@ def verify_signature(spec: VerifierSpec, signature: Path) -> SignedManifest:
 
 
 def _signed_manifest(expected: Any, fingerprint: str, signature: Path) -> SignedManifest:
-    args = expected.serialization_type
+    items = [
+        (rd.identifier, rd.digest.algorithm, rd.digest.digest_hex)
+        for rd in expected.resource_descriptors()
+    ]
+    return _to_signed_manifest(
+        expected.model_name, expected.serialization_type, items, fingerprint, signature
+    )
+
+
+def _to_signed_manifest(
+    model_name: str,
+    args: Mapping[str, Any],
+    items: Sequence[tuple[str, str, str]],
+    fingerprint: str,
+    signature: Path,
+) -> SignedManifest:
     method = args.get("method")
     hash_type = args.get("hash_type")
     if method not in ("files", "shards") or hash_type != "sha256":
@@ -431,17 +484,19 @@ def _signed_manifest(expected: Any, fingerprint: str, signature: Path) -> Signed
             raise SignatureFileError(f"signature {signature} has an invalid shard size")
         shard_size = raw
     resources = {}
-    for rd in expected.resource_descriptors():
+    for identifier, algorithm, digest_hex in items:
         want = "sha256" if shard_size is None else f"sha256-sharded-{shard_size}"
-        if rd.digest.algorithm != want:
+        if algorithm != want:
             raise SignatureFileError(
-                f"signature {signature} has a resource hashed with "
-                f"{rd.digest.algorithm!r}, not {want!r}"
+                f"signature {signature} has a resource hashed with {algorithm!r}, not {want!r}"
             )
-        resources[rd.identifier] = rd.digest.digest_hex
-    ignore = tuple(str(p) for p in args.get("ignore_paths", ()))
+        resources[identifier] = digest_hex
+    ignore_paths = args.get("ignore_paths", ())
+    if not isinstance(ignore_paths, list | tuple):
+        raise SignatureFileError(f"signature {signature} has invalid ignore paths")
+    ignore = tuple(str(p) for p in ignore_paths)
     return SignedManifest(
-        expected.model_name,
+        model_name,
         resources,
         Serialization(str(method), "sha256", ignore, shard_size),
         fingerprint,
