@@ -43,8 +43,8 @@ MAX_NAMED = 5
 
 
 @dataclass(frozen=True, slots=True)
-class SignResult:
-    """A model was signed: where the signature is, how, and what it covers."""
+class _SignedModel:
+    """What a signature covers: the model, the signature file, how, and by which key."""
 
     model: Path
     signature: Path
@@ -64,25 +64,16 @@ class SignResult:
 
 
 @dataclass(frozen=True, slots=True)
-class VerifyResult:
+class SignResult(_SignedModel):
+    """A model was signed: where the signature is, how, and what it covers."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult(_SignedModel):
     """A model matches its signature."""
 
-    model: Path
-    signature: Path
-    method: str
-    manifest: ModelManifest
-    key_fingerprint: str
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": str(self.model),
-            "signature": str(self.signature),
-            "method": self.method,
-            "digest": self.manifest.digest,
-            "files": len(self.manifest.files),
-            "key_fingerprint": self.key_fingerprint,
-            "verified": True,
-        }
+        return {**_SignedModel.to_dict(self), "verified": True}
 
 
 def default_signature(model: Path) -> Path:
