@@ -26,7 +26,7 @@ class HttpError(Exception):
 
 
 class HttpTimeout(HttpError):
-    pass
+    """The peer did not connect, answer or send the next piece within the timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class Response:
                     size = int(line.split(b";", 1)[0].strip(), 16)
                     if size == 0:
                         while (await r.readuntil(b"\r\n")) != b"\r\n":
-                            pass  # trailers
+                            continue  # skip trailer fields; each line is length-bounded
                         break
                     data = await r.readexactly(size + 2)
                     yield data[:-2]

@@ -39,7 +39,7 @@ GGML_BLOCKS = {
 
 
 class GGUFError(ValueError):
-    pass
+    """The file breaks the GGUF layout (truncated, out of bounds, over a limit)."""
 
 
 class _Reader:

@@ -29,7 +29,7 @@ DTYPE_BITS = {
 
 
 class _Dup(ValueError):
-    pass
+    """The JSON header repeats a key (loaders disagree on which value wins)."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -38,11 +38,11 @@ class _Decompressor(Protocol):
 
 
 class _Bomb(Exception):
-    pass
+    """Decompression passed the size or ratio limit."""
 
 
 class _Truncated(Exception):
-    pass
+    """The compressed stream ended before its end marker."""
 
 
 def _factory(kind: Kind) -> Callable[[], _Decompressor] | None:
